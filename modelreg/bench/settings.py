@@ -1,0 +1,191 @@
+"""What a benchmark run is asked to do, validated, and the form that gets stored."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from modelreg.errors import InvalidInput
+
+ENDPOINT_KINDS = ("openai-chat", "json")
+DEFAULT_REQUESTS = 100
+_SECRET_WORDS = ("authorization", "key", "token", "secret", "password", "cookie")
+REDACTED = "***"
+
+
+def is_secret_header(name: str) -> bool:
+    low = name.lower()
+    return any(word in low for word in _SECRET_WORDS)
+
+
+def _is_secret_param(name: str) -> bool:
+    """Query parameters such as api-key=, access_token=, sig= (but not max_tokens=)."""
+    return re.search(r"(key|token|secret|password|passwd|sig|signature|auth)$", name.lower()) is not None
+
+
+def default_payload(endpoint_kind: str, stream: bool) -> bytes:
+    if endpoint_kind == "openai-chat":
+        body: dict = {
+            "model": "modelreg-benchmark",
+            "messages": [{"role": "user", "content": "Reply with the single word: pong"}],
+            "max_tokens": 16,
+            "stream": bool(stream),
+        }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return json.dumps(body, separators=(",", ":")).encode()
+    return b"{}"
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    endpoint: str
+    endpoint_kind: str = "openai-chat"
+    requests: int | None = None
+    duration_s: float | None = None
+    concurrency: int = 1
+    rate: float | None = None
+    warmup: int = 0
+    timeout_s: float = 30.0
+    payload: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    api_key: str | None = field(default=None, repr=False)
+    stream: bool = False
+    max_error_rate: float = 0.01
+
+    def __repr__(self) -> str:  # no key, no secret header values
+        rec = self.to_record()
+        inner = ", ".join(f"{k}={v!r}" for k, v in rec.items())
+        return f"BenchmarkSettings({inner})"
+
+    __str__ = __repr__
+
+    # -- validation -----------------------------------------------------------------
+    def validate(self) -> None:
+        if not isinstance(self.endpoint, str) or not self.endpoint.strip():
+            raise InvalidInput("benchmark endpoint is empty: give an http:// or https:// URL")
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            shown = self.endpoint if len(self.endpoint) <= 80 else self.endpoint[:77] + "..."
+            raise InvalidInput(
+                f"invalid benchmark endpoint {_strip_userinfo(shown)!r}: expected an http:// or https:// URL"
+            )
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise InvalidInput("invalid benchmark endpoint: bad port number") from None
+        if self.endpoint_kind not in ENDPOINT_KINDS:
+            raise InvalidInput(
+                f"invalid endpoint kind {self.endpoint_kind!r}: expected one of {', '.join(ENDPOINT_KINDS)}"
+            )
+        if self.requests is not None and self.duration_s is not None:
+            raise InvalidInput("give either --requests or --duration, not both")
+        if self.requests is not None and (not _is_int(self.requests) or self.requests < 1):
+            raise InvalidInput(f"--requests must be a whole number >= 1, got {self.requests!r}")
+        if self.duration_s is not None and not (_is_num(self.duration_s) and self.duration_s > 0):
+            raise InvalidInput(f"--duration must be a number of seconds > 0, got {self.duration_s!r}")
+        if not _is_int(self.concurrency) or self.concurrency < 1:
+            raise InvalidInput(f"--concurrency must be a whole number >= 1, got {self.concurrency!r}")
+        if self.concurrency > 10_000:
+            raise InvalidInput(f"--concurrency must be <= 10000, got {self.concurrency}")
+        if self.rate is not None and not (_is_num(self.rate) and self.rate > 0):
+            raise InvalidInput(f"--rate must be a number of requests per second > 0, got {self.rate!r}")
+        if not _is_int(self.warmup) or self.warmup < 0:
+            raise InvalidInput(f"--warmup must be a whole number >= 0, got {self.warmup!r}")
+        if not (_is_num(self.timeout_s) and self.timeout_s > 0):
+            raise InvalidInput(f"--timeout must be a number of seconds > 0, got {self.timeout_s!r}")
+        if not (_is_num(self.max_error_rate) and 0 <= self.max_error_rate <= 1):
+            raise InvalidInput(f"--max-error-rate must be between 0 and 1, got {self.max_error_rate!r}")
+        if self.payload is not None and not isinstance(self.payload, (bytes, bytearray)):
+            raise InvalidInput("benchmark payload must be bytes")
+        for item in self.headers:
+            if not (isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+                raise InvalidInput("benchmark headers must be (name, value) pairs")
+            name, value = item
+            if not name or any(c in name for c in ":\r\n ") or any(c in value for c in "\r\n"):
+                raise InvalidInput(f"invalid header {name!r}: expected 'Name: value' on one line")
+        if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key
+                                         or any(c in self.api_key for c in "\r\n")):
+            raise InvalidInput("the API key is empty or spans several lines")
+
+    # -- derived ---------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return "open" if self.rate is not None else "closed"
+
+    @property
+    def total_requests(self) -> int | None:
+        """Measured requests to send, or None for a --duration run."""
+        if self.duration_s is not None:
+            return None
+        return self.requests if self.requests is not None else DEFAULT_REQUESTS
+
+    def body(self) -> bytes:
+        if self.payload is not None:
+            return bytes(self.payload)
+        return default_payload(self.endpoint_kind, self.stream)
+
+    def request_headers(self) -> dict[str, str]:
+        out = {"Content-Type": "application/json", "User-Agent": "modelreg-benchmark"}
+        if self.stream:
+            out["Accept"] = "text/event-stream"
+        else:
+            out["Accept"] = "application/json"
+        for name, value in self.headers:
+            out[name] = value
+        if self.api_key:
+            out["Authorization"] = f"Bearer {self.api_key}"
+        return out
+
+    def to_record(self) -> dict:
+        body = self.body()
+        return {
+            "endpoint": _strip_userinfo(self.endpoint),
+            "endpoint_kind": self.endpoint_kind,
+            "mode": self.mode,
+            "requests": self.total_requests,
+            "duration_s": self.duration_s,
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+            "warmup": self.warmup,
+            "timeout_s": self.timeout_s,
+            "payload_bytes": len(body),
+            "payload_default": self.payload is None,
+            "headers": [[n, REDACTED if is_secret_header(n) else v] for n, v in self.headers],
+            "api_key_set": bool(self.api_key),
+            "stream": self.stream,
+            "max_error_rate": self.max_error_rate,
+        }
+
+
+def _strip_userinfo(url: str) -> str:
+    """Drop user:password@ and secret query values (api-key=...) from a URL to show or store it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(_is_secret_param(k) for k, _ in pairs):
+            redacted = [(k, REDACTED if _is_secret_param(k) else v) for k, v in pairs]
+            parts = parts._replace(query=urlencode(redacted, safe="*"))
+    if parts.username is None and parts.password is None:
+        return parts.geturl()
+    netloc = parts.hostname or ""
+    try:
+        if parts.port:
+            netloc += f":{parts.port}"
+    except ValueError:
+        pass
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -1,0 +1,102 @@
+"""Two consoles and one renderer: data to stdout, everything else to stderr.
+
+Every data command renders rows of plain dicts through `render`, which picks
+JSON, CSV, tab-separated plain text or a rich table. rich is imported only
+when a table, tree or message is actually drawn.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from functools import lru_cache
+from typing import Any, Sequence
+
+NO_COLOR = False  # set by --no-color
+
+
+def colour_allowed(stream) -> bool:
+    return not NO_COLOR and "NO_COLOR" not in os.environ and stream.isatty()
+
+
+@lru_cache(maxsize=None)
+def _console(stderr: bool):
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, stderr=stderr, no_color=not colour_allowed(stream), highlight=False,
+                   soft_wrap=False, width=None if stream.isatty() else 160)
+
+
+def out():
+    return _console(False)
+
+
+def err():
+    return _console(True)
+
+
+def message(text: str) -> None:
+    """A status line on stderr (never mixed into data on stdout)."""
+    sys.stderr.write(text + "\n")
+
+
+def warn(text: str) -> None:
+    sys.stderr.write(f"warning: {text}\n")
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ",".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def render(rows: Sequence[dict], *, fmt: str, columns: Sequence[tuple[str, str]], title: str | None = None,
+           json_rows: Sequence[dict] | None = None) -> None:
+    """fmt: json | csv | plain | table. `columns` are (key, header) for the
+    CSV/plain/table views; JSON prints the full dicts (json_rows if given)."""
+    if fmt == "json":
+        emit_json(list(json_rows if json_rows is not None else rows))
+        return
+    keys = [k for k, _ in columns]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(keys)
+        for row in rows:
+            writer.writerow([_cell(row.get(k)) for k in keys])
+        sys.stdout.write(buffer.getvalue())
+        return
+    if fmt == "plain":
+        for row in rows:
+            sys.stdout.write("\t".join(_cell(row.get(k)).replace("\t", " ") for k in keys) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
+    for _, header in columns:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*[_cell(row.get(k)) for k in keys])
+    out().print(table)
+
+
+def output_format(json_flag: bool = False, csv_flag: bool = False, plain_flag: bool = False) -> str:
+    chosen = [name for name, flag in (("json", json_flag), ("csv", csv_flag), ("plain", plain_flag)) if flag]
+    if len(chosen) > 1:
+        from modelreg.errors import InvalidInput
+        raise InvalidInput(f"choose one output format, not {' and '.join('--' + c for c in chosen)}")
+    return chosen[0] if chosen else "table"

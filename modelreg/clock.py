@@ -1,0 +1,38 @@
+"""The registry's clock: UTC now, or MODELREG_NOW when set (rehearsals, tests)."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timezone
+
+from modelreg.errors import InvalidInput
+
+
+def parse_instant(text: str, *, what: str = "time") -> datetime:
+    """ISO 8601 date or datetime -> aware UTC datetime (naive means UTC)."""
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            parsed = datetime.combine(date.fromisoformat(raw), datetime.min.time())
+        else:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"invalid {what} {text!r}: expected ISO 8601, e.g. 2026-03-01 or 2026-03-01T12:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def now() -> datetime:
+    override = os.environ.get("MODELREG_NOW")
+    if override:
+        return parse_instant(override, what="MODELREG_NOW")
+    return datetime.now(timezone.utc)
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,290 @@
+"""Registration manifests: the guide's registration API as a validated spec.
+
+Keys are the guide's camelCase (modelId, avgLatency, ...) or snake_case; unknown
+keys are refused so a typo never silently drops a field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from modelreg.errors import InvalidInput
+from modelreg.semver import SemVer
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+PII_CHOICES = ("compliant", "restricted", "none")
+ENDPOINT_KINDS = ("openai-chat", "json")
+
+TOP_KEYS = {
+    "provider": "provider", "modelId": "model_id", "model_id": "model_id", "version": "version",
+    "capabilities": "capabilities", "parameters": "parameters", "performance": "performance",
+    "compliance": "compliance", "endpoint": "endpoint", "endpointKind": "endpoint_kind",
+    "endpoint_kind": "endpoint_kind", "description": "description", "experimental": "experimental",
+}
+PERFORMANCE_KEYS = {
+    "avgLatency": "avg_latency_ms", "avg_latency": "avg_latency_ms", "avg_latency_ms": "avg_latency_ms",
+    "avgLatencyMs": "avg_latency_ms", "p95Latency": "p95_latency_ms", "p95_latency": "p95_latency_ms",
+    "p95_latency_ms": "p95_latency_ms", "p95LatencyMs": "p95_latency_ms",
+    "costPerRequest": "cost_per_request_usd", "cost_per_request": "cost_per_request_usd",
+    "cost_per_request_usd": "cost_per_request_usd", "costPerRequestUsd": "cost_per_request_usd",
+}
+COMPLIANCE_KEYS = {
+    "dataResidency": "data_residency", "data_residency": "data_residency",
+    "piiHandling": "pii_handling", "pii_handling": "pii_handling",
+    "approvedDomains": "approved_domains", "approved_domains": "approved_domains",
+}
+
+
+@dataclass
+class Parameter:
+    default: float
+    range: tuple[float, float] | None = None
+    max: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"default": self.default}
+        if self.range is not None:
+            out["range"] = list(self.range)
+        if self.max is not None:
+            out["max"] = self.max
+        return out
+
+
+@dataclass
+class VersionSpec:
+    model_id: str
+    version: str
+    provider: str
+    capabilities: list[str]
+    avg_latency_ms: float
+    p95_latency_ms: float
+    cost_per_request_usd: float
+    parameters: dict[str, Parameter] = field(default_factory=dict)
+    data_residency: list[str] = field(default_factory=list)
+    pii_handling: str = "none"
+    approved_domains: list[str] = field(default_factory=list)
+    endpoint: str | None = None
+    endpoint_kind: str | None = None
+    description: str = ""
+    experimental: bool = False
+
+    @property
+    def semver(self) -> SemVer:
+        return SemVer.parse(self.version)
+
+    @property
+    def target(self) -> str:
+        return f"{self.model_id}@{self.version}"
+
+
+def _number(where: str, value: Any, *, non_negative: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInput(f"{where}: expected a number, got {_show(value)}")
+    if non_negative and value < 0:
+        raise InvalidInput(f"{where}: expected a non-negative number, got {value}")
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_slug(where: str, value: Any, what: str = "a slug") -> str:
+    if not isinstance(value, str) or not SLUG.match(value):
+        raise InvalidInput(f"{where}: expected {what} matching [a-z0-9][a-z0-9._-]{{0,63}}, got {_show(value)}")
+    return value
+
+
+def _slug_list(where: str, value: Any, *, non_empty: bool = False) -> list[str]:
+    if not isinstance(value, list):
+        raise InvalidInput(f"{where}: expected a list of slugs, got {_show(value)}")
+    if non_empty and not value:
+        raise InvalidInput(f"{where}: expected at least one entry")
+    items = [check_slug(f"{where}[{i}]", v) for i, v in enumerate(value)]
+    return sorted(set(items))
+
+
+def check_endpoint(where: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 2048:
+        raise InvalidInput(f"{where}: expected an http(s) URL, got {_show(value)}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # raises on a bad port
+    except ValueError:
+        raise InvalidInput(f"{where}: expected an http(s) URL, got {_show(value)}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise InvalidInput(f"{where}: expected an http(s) URL, got {_show(value)}")
+    if parts.username or parts.password:
+        raise InvalidInput(f"{where}: credentials in the URL are not stored; use --api-key-env at benchmark time")
+    return value
+
+
+def _parameters(where: str, value: Any) -> dict[str, Parameter]:
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{where}: expected a table of parameters, got {_show(value)}")
+    out = {}
+    for name, spec in value.items():
+        here = f"{where}.{name}"
+        check_slug(here, name, "a parameter name")
+        if not isinstance(spec, dict):
+            raise InvalidInput(f"{here}: expected {{default, range | max}}, got {_show(spec)}")
+        unknown = set(spec) - {"default", "range", "max"}
+        if unknown:
+            raise InvalidInput(f"{here}: unknown key {sorted(unknown)[0]!r} (expected default, range or max)")
+        if "default" not in spec:
+            raise InvalidInput(f"{here}: missing key 'default'")
+        default = _number(f"{here}.default", spec["default"])
+        param = Parameter(default)
+        if "range" in spec and "max" in spec:
+            raise InvalidInput(f"{here}: give either range or max, not both")
+        if "range" in spec:
+            rng = spec["range"]
+            if not isinstance(rng, (list, tuple)) or len(rng) != 2:
+                raise InvalidInput(f"{here}.range: expected [low, high], got {_show(rng)}")
+            lo, hi = _number(f"{here}.range[0]", rng[0]), _number(f"{here}.range[1]", rng[1])
+            if lo > hi:
+                raise InvalidInput(f"{here}.range: low {lo} is above high {hi}")
+            if not lo <= default <= hi:
+                raise InvalidInput(f"{here}.default: {default} is outside its range [{lo}, {hi}]")
+            param.range = (lo, hi)
+        if "max" in spec:
+            mx = _number(f"{here}.max", spec["max"])
+            if default > mx:
+                raise InvalidInput(f"{here}.default: {default} is above its max {mx}")
+            param.max = mx
+        out[name] = param
+    return out
+
+
+def _table(where: str, value: Any, aliases: dict[str, str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{where}: expected a table, got {_show(value)}")
+    out = {}
+    for key, item in value.items():
+        if key not in aliases:
+            known = ", ".join(k for k in aliases if not ("_" in k and k[0].islower() and any(c.isupper() for c in k)))
+            raise InvalidInput(f"{where}: unknown key {key!r} (known: {known})")
+        canonical = aliases[key]
+        if canonical in out:
+            raise InvalidInput(f"{where}: key {key!r} given twice (camelCase and snake_case)")
+        out[canonical] = item
+    return out
+
+
+def parse_version_spec(entry: Any, where: str = "manifest") -> VersionSpec:
+    """Validate one manifest entry; InvalidInput names `where` and the key."""
+    data = _table(where, entry, TOP_KEYS)
+    for required in ("provider", "model_id", "version", "capabilities", "performance"):
+        if required not in data:
+            camel = {"model_id": "modelId"}.get(required, required)
+            raise InvalidInput(f"{where}: missing key {camel!r}")
+    model_id = check_slug(f"{where}: key 'modelId'", data["model_id"], "a model id")
+    if not isinstance(data["version"], str):
+        raise InvalidInput(f"{where}: key 'version': expected a SemVer string such as \"3.0.1\", got {_show(data['version'])}")
+    try:
+        version = str(SemVer.parse(data["version"]))
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: key 'version': {exc.message}") from None
+    provider = check_slug(f"{where}: key 'provider'", data["provider"], "a provider slug")
+    capabilities = _slug_list(f"{where}: key 'capabilities'", data["capabilities"], non_empty=True)
+
+    perf = _table(f"{where}: key 'performance'", data["performance"], PERFORMANCE_KEYS)
+    for required, camel in (("avg_latency_ms", "avgLatency"), ("p95_latency_ms", "p95Latency"),
+                            ("cost_per_request_usd", "costPerRequest")):
+        if required not in perf:
+            raise InvalidInput(f"{where}: missing key 'performance.{camel}'")
+    avg = _number(f"{where}: key 'performance.avgLatency'", perf["avg_latency_ms"], non_negative=True)
+    p95 = _number(f"{where}: key 'performance.p95Latency'", perf["p95_latency_ms"], non_negative=True)
+    cost = _number(f"{where}: key 'performance.costPerRequest'", perf["cost_per_request_usd"], non_negative=True)
+
+    spec = VersionSpec(model_id, version, provider, capabilities, avg, p95, cost)
+    if "parameters" in data:
+        spec.parameters = _parameters(f"{where}: key 'parameters'", data["parameters"])
+    if "compliance" in data:
+        comp = _table(f"{where}: key 'compliance'", data["compliance"], COMPLIANCE_KEYS)
+        if "data_residency" in comp:
+            spec.data_residency = _slug_list(f"{where}: key 'compliance.dataResidency'", comp["data_residency"])
+        if "approved_domains" in comp:
+            spec.approved_domains = _slug_list(f"{where}: key 'compliance.approvedDomains'", comp["approved_domains"])
+        if "pii_handling" in comp:
+            if comp["pii_handling"] not in PII_CHOICES:
+                raise InvalidInput(f"{where}: key 'compliance.piiHandling': expected one of {', '.join(PII_CHOICES)}, got {_show(comp['pii_handling'])}")
+            spec.pii_handling = comp["pii_handling"]
+    if data.get("endpoint") is not None:
+        spec.endpoint = check_endpoint(f"{where}: key 'endpoint'", data["endpoint"])
+    if data.get("endpoint_kind") is not None:
+        if data["endpoint_kind"] not in ENDPOINT_KINDS:
+            raise InvalidInput(f"{where}: key 'endpointKind': expected one of {', '.join(ENDPOINT_KINDS)}, got {_show(data['endpoint_kind'])}")
+        spec.endpoint_kind = data["endpoint_kind"]
+    elif spec.endpoint:
+        spec.endpoint_kind = "openai-chat"
+    if "description" in data:
+        if not isinstance(data["description"], str) or len(data["description"]) > 4000:
+            raise InvalidInput(f"{where}: key 'description': expected text up to 4000 characters")
+        spec.description = data["description"]
+    if "experimental" in data:
+        if not isinstance(data["experimental"], bool):
+            raise InvalidInput(f"{where}: key 'experimental': expected true or false, got {_show(data['experimental'])}")
+        spec.experimental = data["experimental"]
+    return spec
+
+
+def parse_manifest_document(document: Any, source: str) -> list[VersionSpec]:
+    """One version, or many under `models`; top-level keys outside `models`
+    act as shared defaults for each entry (e.g. a common provider)."""
+    if not isinstance(document, dict):
+        raise InvalidInput(f"{source}: expected a table/object at the top level")
+    if "models" in document:
+        entries = document["models"]
+        if not isinstance(entries, list) or not entries:
+            raise InvalidInput(f"{source}: key 'models': expected a non-empty list of model versions")
+        shared = {k: v for k, v in document.items() if k != "models"}
+        specs = []
+        seen: dict[tuple[str, str], int] = {}
+        for i, entry in enumerate(entries):
+            label = f"{source}: models[{i}]"
+            if isinstance(entry, dict) and entry.get("modelId", entry.get("model_id")):
+                label += f" ({entry.get('modelId', entry.get('model_id'))}@{entry.get('version')})"
+            merged = {**shared, **entry} if isinstance(entry, dict) else entry
+            spec = parse_version_spec(merged, label)
+            key = (spec.model_id, spec.version)
+            if key in seen:
+                raise InvalidInput(f"{label}: {spec.target} is already listed as models[{seen[key]}]")
+            seen[key] = i
+            specs.append(spec)
+        return specs
+    return [parse_version_spec(document, source)]
+
+
+def load_manifest_file(path: str) -> list[VersionSpec]:
+    file = Path(path)
+    try:
+        raw = file.read_bytes() if path != "-" else __import__("sys").stdin.buffer.read()
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path}: is a directory, expected a TOML or JSON manifest") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not UTF-8 text") from None
+    as_json = file.suffix.lower() == ".json" or (file.suffix.lower() != ".toml" and text.lstrip().startswith(("{", "[")))
+    try:
+        document = json.loads(text) if as_json else tomllib.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path}: malformed TOML: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(f"{path}: nested too deeply") from None
+    return parse_manifest_document(document, path)

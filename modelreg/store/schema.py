@@ -1,0 +1,47 @@
+"""Schema revisions: reading the current one cheaply, upgrading with alembic.
+
+HEAD must equal the newest alembic revision (a test checks it); keeping it
+here means opening the database does not import alembic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+
+REVISIONS = ["0001", "0002"]  # oldest first
+HEAD = REVISIONS[-1]
+INIT_LOCK_KEY = 7_270_101  # pg_advisory_xact_lock key guarding initialisation
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def current_revision(conn) -> str:
+    """'empty', 'foreign' (tables but no alembic_version), or the revision id."""
+    names = set(inspect(conn).get_table_names())
+    if "alembic_version" not in names:
+        return "empty" if not names else "foreign"
+    row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    return row[0] if row else "empty"
+
+
+def alembic_config(conn=None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def upgrade(conn, target: str = "head") -> None:
+    """Upgrade on an open connection, inside the caller's transaction."""
+    from alembic import command
+
+    command.upgrade(alembic_config(conn), target)
+
+
+def script_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -1,0 +1,217 @@
+"""The schema. Timestamps are fixed-width ISO 8601 UTC text
+(YYYY-MM-DDTHH:MM:SS.ffffffZ): they sort as text, hash identically on both
+backends (the audit chain needs that) and round-trip through export exactly.
+Lists and tables are JSON text; capabilities, residencies and domains are
+also stored one row each in `version_attribute` so lookups use an index.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+TS = 27  # len("2026-11-27T05:28:46.000000Z")
+
+
+class Model(SQLModel, table=True):
+    __tablename__ = "model"
+    model_id: str = Field(primary_key=True, max_length=64)
+    provider: str = Field(max_length=64, index=True)
+    description: str = ""
+    owner: str = Field(max_length=128)
+    created_at: str = Field(max_length=TS)
+    fallbacks: str = "[]"  # JSON list of "model" or "model@spec", in order
+    canary_version: Optional[str] = Field(default=None, max_length=128)
+    row_version: int = 0  # bumped by every change to the model or its versions
+
+
+class ModelVersion(SQLModel, table=True):
+    __tablename__ = "model_version"
+    __table_args__ = (
+        Index("ix_model_version_status", "status"),
+        Index("ix_model_version_model_key", "model_id", "version_key"),
+    )
+    model_id: str = Field(primary_key=True, foreign_key="model.model_id", max_length=64)
+    version: str = Field(primary_key=True, max_length=128)
+    version_key: str = Field(max_length=400)  # sorts like SemVer precedence
+    prerelease: bool = False
+    provider: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    capabilities: str = "[]"
+    parameters: str = "{}"
+    avg_latency_ms: float = 0
+    p95_latency_ms: float = 0
+    cost_per_request_usd: float = 0
+    data_residency: str = "[]"
+    pii_handling: str = Field(default="none", max_length=16)
+    approved_domains: str = "[]"
+    endpoint: Optional[str] = None
+    endpoint_kind: Optional[str] = Field(default=None, max_length=16)
+    description: str = ""
+    registered_at: str = Field(max_length=TS)
+    registered_by: str = Field(max_length=128)
+    status_changed_at: str = Field(max_length=TS)
+    approved_at: Optional[str] = Field(default=None, max_length=TS)
+    approved_by: Optional[str] = Field(default=None, max_length=128)
+    default_since: Optional[str] = Field(default=None, max_length=TS)  # became the production default
+    canary_weight: Optional[int] = None
+    deprecated_at: Optional[str] = Field(default=None, max_length=TS)
+    deprecated_by: Optional[str] = Field(default=None, max_length=128)
+    deprecation_reason: Optional[str] = None
+    retire_on: Optional[str] = Field(default=None, max_length=10)  # YYYY-MM-DD
+    replacement: Optional[str] = Field(default=None, max_length=200)
+    retired_at: Optional[str] = Field(default=None, max_length=TS)
+    rejected_at: Optional[str] = Field(default=None, max_length=TS)
+
+
+class VersionAttribute(SQLModel, table=True):
+    """One row per capability / residency / domain of a version (indexed lookups)."""
+    __tablename__ = "version_attribute"
+    __table_args__ = (Index("ix_version_attribute_version", "model_id", "version"),)
+    kind: str = Field(primary_key=True, max_length=16)  # capability | residency | domain
+    value: str = Field(primary_key=True, max_length=64)
+    model_id: str = Field(primary_key=True, max_length=64)
+    version: str = Field(primary_key=True, max_length=128)
+
+
+class CheckResult(SQLModel, table=True):
+    __tablename__ = "check_result"
+    __table_args__ = (Index("ix_check_result_version", "model_id", "version", "name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    model_id: str = Field(max_length=64)
+    version: str = Field(max_length=128)
+    name: str = Field(max_length=64)
+    result: str = Field(max_length=8)  # pass | fail
+    actor: str = Field(max_length=128)
+    at: str = Field(max_length=TS)
+    note: str = ""
+    evidence: Optional[str] = None  # e.g. "benchmark run 12"
+
+
+class BenchmarkRun(SQLModel, table=True):
+    __tablename__ = "benchmark_run"
+    __table_args__ = (Index("ix_benchmark_run_version", "model_id", "version", "finished_at"),)
+    run_id: Optional[int] = Field(default=None, primary_key=True)
+    model_id: str = Field(max_length=64)
+    version: str = Field(max_length=128)
+    endpoint: str
+    actor: str = Field(max_length=128)
+    started_at: str = Field(max_length=TS)
+    finished_at: str = Field(max_length=TS)
+    mode: str = Field(max_length=16)  # closed | open
+    passed: bool = False
+    aborted: bool = False
+    settings: str = "{}"
+    results: str = "{}"
+
+
+class RetirementNotice(SQLModel, table=True):
+    """A notice raised by the sweep: one row per (version, retire date, threshold)."""
+    __tablename__ = "retirement_notice"
+    model_id: str = Field(primary_key=True, max_length=64)
+    version: str = Field(primary_key=True, max_length=128)
+    retire_on: str = Field(primary_key=True, max_length=10)
+    days_before: int = Field(primary_key=True)
+    raised_at: str = Field(max_length=TS)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_target", "target"),)
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: str = Field(max_length=TS)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    target: str = Field(max_length=200)
+    before: str = "null"
+    after: str = "null"
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's tip (one row). Writers lock it first, so the chain never
+    forks and deleting the newest event is still detectable."""
+    __tablename__ = "audit_head"
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = 0
+    hash: str = Field(default="0" * 64, max_length=64)
+
+
+# --- monitoring (revision 0002) -------------------------------------------
+
+
+class Advisory(SQLModel, table=True):
+    __tablename__ = "advisory"
+    advisory_id: str = Field(primary_key=True, max_length=64)
+    model_id: str = Field(primary_key=True, max_length=64)
+    affected: str = Field(max_length=400)  # PEP 440 specifier set
+    severity: str = Field(max_length=16)
+    summary: str = ""
+    status: str = Field(default="open", max_length=16)  # open | withdrawn
+    created_at: str = Field(max_length=TS)
+    created_by: str = Field(max_length=128)
+
+
+class Observation(SQLModel, table=True):
+    __tablename__ = "observation"
+    model_id: str = Field(primary_key=True, max_length=64)
+    version: str = Field(primary_key=True, max_length=128)
+    window_start: str = Field(primary_key=True, max_length=TS)
+    window_end: str = Field(primary_key=True, max_length=TS)
+    requests: int = 0
+    errors: int = 0
+    latency_avg_ms: float = 0
+    latency_p95_ms: float = 0
+    cost_usd: Optional[float] = None
+    sample: Optional[str] = None  # JSON list of numbers, for drift
+    ingested_at: str = Field(max_length=TS)
+
+
+class Baseline(SQLModel, table=True):
+    """The observed drift/usage baseline of a version: first windows after approval, or pinned."""
+    __tablename__ = "baseline"
+    model_id: str = Field(primary_key=True, max_length=64)
+    version: str = Field(primary_key=True, max_length=128)
+    sample: str = "[]"
+    source: str = Field(max_length=16)  # observed | pinned
+    created_at: str = Field(max_length=TS)
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alert"
+    __table_args__ = (
+        # re-running a check never duplicates an alert that is still open or acked
+        Index("ux_alert_active_dedup", "dedup_key", unique=True,
+              sqlite_where=text("status != 'resolved'"), postgresql_where=text("status != 'resolved'")),
+        Index("ix_alert_status", "status", "severity"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=300)
+    kind: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    status: str = Field(max_length=16)  # open | acked | resolved
+    model_id: Optional[str] = Field(default=None, max_length=64)
+    version: Optional[str] = Field(default=None, max_length=128)
+    message: str = ""
+    first_seen: str = Field(max_length=TS)
+    last_seen: str = Field(max_length=TS)
+    acked_by: Optional[str] = Field(default=None, max_length=128)
+    resolved_at: Optional[str] = Field(default=None, max_length=TS)
+
+
+class AlertDelivery(SQLModel, table=True):
+    __tablename__ = "alert_delivery"
+    alert_id: int = Field(primary_key=True, foreign_key="alert.id")
+    url: str = Field(primary_key=True, max_length=2048)
+    status: str = Field(max_length=16)  # pending | delivered | failed
+    attempts: int = 0
+    last_error: Optional[str] = None
+    updated_at: str = Field(max_length=TS)
+
+
+CORE_TABLES = ["model", "model_version", "version_attribute", "check_result", "benchmark_run",
+               "retirement_notice", "audit_event", "audit_head"]
+MONITORING_TABLES = ["advisory", "observation", "baseline", "alert", "alert_delivery"]
