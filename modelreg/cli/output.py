@@ -12,7 +12,6 @@ import io
 import json
 import os
 import sys
-from functools import lru_cache
 from typing import Any, Sequence
 
 NO_COLOR = False  # set by --no-color
@@ -22,7 +21,6 @@ def colour_allowed(stream) -> bool:
     return not NO_COLOR and "NO_COLOR" not in os.environ and stream.isatty()
 
 
-@lru_cache(maxsize=None)
 def _console(stderr: bool):
     from rich.console import Console
 
