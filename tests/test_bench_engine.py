@@ -167,17 +167,23 @@ def test_duration_run_ends_on_time(srv):
 def test_ctrl_c_returns_partial_result_marked_aborted(srv):
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("SIGINT handling needs the main thread")
-    timer = threading.Timer(0.4, lambda: os.kill(os.getpid(), signal.SIGINT))
-    t = time.monotonic()
-    timer.start()
-    result = run_benchmark(BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=20"), duration_s=30, concurrency=2))
-    timer.join()
+    # a background job of a non-interactive shell starts with SIGINT ignored: act as a terminal would
+    original = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        timer = threading.Timer(0.4, lambda: os.kill(os.getpid(), signal.SIGINT))
+        t = time.monotonic()
+        timer.start()
+        result = run_benchmark(BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=20"), duration_s=30, concurrency=2))
+        timer.join()
+        handler_after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, original)
     assert time.monotonic() - t < 2
     assert result.aborted is True
     d = result.to_dict()
     assert d["aborted"] is True and d["completed"] > 0
     assert d["requests"] == d["completed"] + sum(d["errors"].values())
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert handler_after is signal.default_int_handler  # our handler was removed again
 
 
 def test_progress_is_throttled(srv):

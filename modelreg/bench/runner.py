@@ -295,7 +295,8 @@ def run_benchmark(settings: BenchmarkSettings, on_progress: ProgressCallback | N
     previous = signal.getsignal(signal.SIGINT) if in_main else None
     installed = False
     try:
-        if in_main:
+        # respect a process that ignores SIGINT (nohup, background jobs of a script)
+        if in_main and previous is not signal.SIG_IGN:
             try:
                 loop.add_signal_handler(signal.SIGINT, run.abort)
                 installed = True
