@@ -85,6 +85,7 @@ def load_config(ctx: typer.Context):
 
 
 # Command modules register themselves on `app` (order = help order).
+from modelreg.cli import demo_commands  # noqa: E402,F401
 from modelreg.cli import registry_commands  # noqa: E402,F401
 from modelreg.cli import lifecycle_commands  # noqa: E402,F401
 from modelreg.cli import benchmark_commands  # noqa: E402,F401
