@@ -24,8 +24,34 @@ EXIT_CODES_HELP = (
     "7 database unreachable, locked or schema mismatch."
 )
 
+PANELS = ["Getting started", "1. Submission", "2-3. Evaluation, security & compliance review",
+          "4. Performance benchmarking", "5. Approval & deployment", "Lifecycle", "Query", "Monitoring",
+          "Registry as code", "Audit", "Administration"]
+
+
+class StepsGroup(typer.core.TyperGroup):
+    """Plain-text help with the commands grouped by the guide's five
+    registration steps (rich help panels would cost a rich import on --help)."""
+
+    def format_commands(self, ctx, formatter) -> None:
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            groups.setdefault(getattr(cmd, "rich_help_panel", None) or "Commands", []).append((name, cmd))
+        if not groups:
+            return
+        width = max(len(name) for cmds in groups.values() for name, _ in cmds)
+        for panel in sorted(groups, key=lambda p: PANELS.index(p) if p in PANELS else len(PANELS)):
+            rows = [(name, cmd.get_short_help_str(formatter.width - 6 - width)) for name, cmd in groups[panel]]
+            with formatter.section(panel):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="modelreg",
+    cls=StepsGroup,
     help="Govern AI model versions: register, review, benchmark, promote, deprecate, resolve.\n\n"
          "Example: modelreg register --file model.toml\n\n" + EXIT_CODES_HELP,
     rich_markup_mode=None,
@@ -103,7 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: every error leaves as one line on stderr and its exit code."""
     from modelreg.errors import ModelregError
 
+    from modelreg.cli import output
+
     args = sys.argv[1:] if argv is None else argv
+    try:
+        args = output.take_json_fields(list(args))
+    except ModelregError as exc:
+        _fail(exc.exit_code, exc.message)
     debug = "--debug" in args or os.environ.get("MODELREG_DEBUG") == "1"
     command = typer.main.get_command(app)
     try:

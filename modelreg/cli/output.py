@@ -15,6 +15,21 @@ import sys
 from typing import Any, Sequence
 
 NO_COLOR = False  # set by --no-color
+JSON_FIELDS: list[str] | None = None  # set by --json a,b,c (gh-style field selection)
+
+# Every key a command prints in JSON; `--json a,b` must name some of these.
+KNOWN_FIELDS = {
+    "model_id", "provider", "version", "status", "stage", "capabilities", "parameters", "performance", "compliance",
+    "endpoint", "endpoint_kind", "description", "registered_at", "registered_by", "approved_at", "approved_by",
+    "deprecated_at", "deprecation_reason", "retire_on", "replacement", "retired_at", "checks", "rollout_weight",
+    "days_to_retirement", "benchmarks", "history", "owner", "created_at", "fallbacks", "production_default", "canary",
+    "versions", "recommended_parameters", "deprecation", "rollout", "run_id", "mode", "requests", "completed",
+    "errors", "error_rate", "duration_s", "throughput_rps", "latency_ms", "ttft_ms", "itl_ms", "slo", "aborted",
+    "histogram", "tokens", "as_of", "retired", "notices", "broken_fallbacks", "unchanged", "dry_run", "id", "kind",
+    "severity", "message", "first_seen", "last_seen", "seq", "at", "actor", "action", "target", "before", "after",
+    "key", "value", "source", "check", "result", "note", "from", "to", "unmet", "would_succeed", "url", "revision",
+    "head", "up_to_date", "ok", "events", "first_bad", "reason", "advisory_id", "affected", "summary",
+}
 
 
 def colour_allowed(stream) -> bool:
@@ -46,8 +61,49 @@ def warn(text: str) -> None:
     sys.stderr.write(f"warning: {text}\n")
 
 
+def take_json_fields(args: list[str]) -> list[str]:
+    """Accept gh-style `--json a,b,c` / `--json=a,b,c`: strip the field list
+    from argv (leaving the `--json` flag) and remember it for emit_json."""
+    global JSON_FIELDS
+    from modelreg.errors import InvalidInput
+
+    JSON_FIELDS = None
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        fields = None
+        if arg.startswith("--json="):
+            fields = arg[len("--json="):]
+        elif arg == "--json" and i + 1 < len(args) and args[i + 1] and \
+                all(name in KNOWN_FIELDS for name in args[i + 1].split(",")):
+            fields = args[i + 1]
+            i += 1
+        if fields is not None:
+            names = [f.strip() for f in fields.split(",") if f.strip()]
+            unknown = [n for n in names if n not in KNOWN_FIELDS]
+            if not names or unknown:
+                raise InvalidInput(f"--json: unknown field {(unknown or [fields])[0]!r}; fields are JSON keys such as model_id,version,status")
+            JSON_FIELDS = names
+            out.append("--json")
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
+def select_fields(data: Any) -> Any:
+    if not JSON_FIELDS:
+        return data
+    if isinstance(data, list):
+        return [select_fields(item) for item in data]
+    if isinstance(data, dict):
+        return {k: data.get(k) for k in JSON_FIELDS}
+    return data
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(select_fields(data), indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n")
 
 
 def _cell(value: Any) -> str:
