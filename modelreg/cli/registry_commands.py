@@ -168,11 +168,12 @@ def find(
         versions, total = reg.find(provider=provider, capabilities=capability, status=status, stage=stage, domain=domain,
                                    residency=residency, max_p95=max_p95, max_cost=max_cost, model=model,
                                    include_retired=include_retired, limit=limit or None)
+    if fmt == "table" and not versions:
+        message("no versions match")
+        return
     render(version_rows(versions), fmt=fmt, columns=VERSION_COLUMNS, json_rows=versions)
     if limit and total > len(versions):
         message(f"showing {len(versions)} of {total} versions; use --limit 0 for all")
-    elif fmt == "table" and not versions:
-        message("no versions match")
 
 
 @app.command(rich_help_panel="Query")
