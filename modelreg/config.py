@@ -41,6 +41,13 @@ def default_database_url(environ: Mapping[str, str]) -> str:
     return f"sqlite:///{xdg_dir('data', environ) / 'registry.db'}"
 
 
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
 def normalize_actor(name: str) -> str:
     """Actors compare case- and whitespace-insensitively, so approver rules
     cannot be side-stepped with ' Alice' or 'ALICE'."""
@@ -162,27 +169,20 @@ def load_config(*, db: str | None = None, config_path: str | None = None, actor:
     database = data.get("database", {})
     if not isinstance(database, dict) or set(database) - {"url"}:
         raise InvalidInput(f"config file {path}: [database] takes only 'url'")
-    if db:
-        url, sources["database.url"] = db, "flag --db"
-    elif env.get("MODELREG_DB"):
-        url, sources["database.url"] = env["MODELREG_DB"], "env MODELREG_DB"
-    elif "url" in database:
-        url, sources["database.url"] = _expect(path, "database.url", database["url"], "str"), file_src
-    else:
-        url, sources["database.url"] = default_database_url(env), "default"
+    def pick(flag_value, flag, env_var, table, key, default):
+        """flag > environment > config file > default, remembering the source."""
+        if flag_value:
+            return flag_value, f"flag {flag}"
+        if env.get(env_var):
+            return env[env_var], f"env {env_var}"
+        if key in table:
+            return _expect(path, key if table is data else f"database.{key}", table[key], "str"), file_src
+        return default()
 
-    if actor:
-        who, sources["actor"] = actor, "flag --actor"
-    elif env.get("MODELREG_ACTOR"):
-        who, sources["actor"] = env["MODELREG_ACTOR"], "env MODELREG_ACTOR"
-    elif "actor" in data:
-        who, sources["actor"] = _expect(path, "actor", data["actor"], "str"), file_src
-    else:
-        try:
-            who = getpass.getuser()
-        except Exception:  # no login name in some containers
-            who = "unknown"
-        sources["actor"] = "default (login name)"
+    url, sources["database.url"] = pick(db, "--db", "MODELREG_DB", database, "url",
+                                        lambda: (default_database_url(env), "default"))
+    who, sources["actor"] = pick(actor, "--actor", "MODELREG_ACTOR", data, "actor",
+                                 lambda: (_login_name(), "default (login name)"))
     who = normalize_actor(who)
 
     policy_data = data.get("policy", {})
