@@ -90,3 +90,26 @@ def test_unknown_version_and_no_endpoint(cli):
         "--p95-latency", "1", "--cost", "0")
     r = cli("benchmark", "bare@1.0.0")
     assert r.exit_code == 2 and "--endpoint" in r.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_records_an_aborted_run(cli, server, db_url):
+    import signal
+    import subprocess
+    import sys
+    import time
+    _register(cli, server.url("/ok?delay_ms=10"))
+    proc = subprocess.Popen([sys.executable, "-m", "modelreg", "benchmark", TARGET, "--duration", "60", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "MODELREG_DB": db_url})
+    time.sleep(3)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 10
+    assert proc.returncode == 130, err
+    import json
+    data = json.loads(out)
+    assert data["aborted"] and data["completed"] > 10 and data["run_id"]
+    assert "Traceback" not in err and "aborted" in err
+    runs = cli("show", TARGET, "--json").json["benchmarks"]
+    assert runs[0]["aborted"] is True and runs[0]["passed"] is False
+    assert "benchmark" not in cli("show", TARGET, "--json").json["checks"]  # an aborted run records no check
