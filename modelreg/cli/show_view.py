@@ -21,16 +21,23 @@ def _tree_label(entry: dict) -> str:
 
 
 def render_tree(data: dict) -> None:
-    from rich.tree import Tree
+    """Drawn line by line (rich's Tree takes seconds at 100k versions)."""
+    import sys
 
-    root = Tree("Enterprise Model Registry")
-    for stage, models in data.items():
-        branch = root.add(STAGE_TITLES[stage])
-        for model_id, versions in models.items():
-            node = branch.add(model_id)
-            for entry in versions:
-                node.add(_tree_label(entry), highlight=False)
-    out().print(root)
+    lines = ["Enterprise Model Registry"]
+    stages = list(data.items())
+    for i, (stage, models) in enumerate(stages):
+        last_stage = i == len(stages) - 1
+        lines.append(("└── " if last_stage else "├── ") + STAGE_TITLES[stage])
+        stage_pad = "    " if last_stage else "│   "
+        items = list(models.items())
+        for j, (model_id, versions) in enumerate(items):
+            last_model = j == len(items) - 1
+            lines.append(stage_pad + ("└── " if last_model else "├── ") + model_id)
+            model_pad = stage_pad + ("    " if last_model else "│   ")
+            for k, entry in enumerate(versions):
+                lines.append(model_pad + ("└── " if k == len(versions) - 1 else "├── ") + _tree_label(entry))
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def _kv(rows: list[tuple[str, object]]) -> None:
