@@ -39,7 +39,7 @@ import io
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +69,7 @@ class Observation:
     latency_p95_ms: float
     cost_usd: float | None = None
     sample: list[float] | None = None
+    line: int = field(default=0, compare=False)  # where it was read, for error messages
 
     def window_key(self) -> tuple[str, str, datetime, datetime]:
         """Identity of the window, for idempotent re-ingest (upsert on this key)."""
@@ -415,5 +416,6 @@ def parse_observations(text: str, fmt: str = "auto") -> tuple[list[Observation],
             errors.append(LineError(number, f"duplicate window for {observation.model_id}@{observation.version} (first on line {first_seen[key]})"))
             continue
         first_seen[key] = number
+        observation.line = number
         observations.append(observation)
     return observations, errors

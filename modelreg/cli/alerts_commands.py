@@ -1,0 +1,356 @@
+"""Monitoring: production metrics, alerts, security advisories, drift
+baselines, Prometheus export (SPEC section 7). A thin layer over
+modelreg.monitoring."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from modelreg.cli import app, open_registry
+from modelreg.cli.output import emit_json, message, output_format, render, warn
+
+alerts_app = typer.Typer(
+    help="Production metrics, alerts, security advisories, drift baselines, Prometheus export.\n\n"
+         "Example: modelreg alerts check --fail-on critical",
+    no_args_is_help=True, rich_markup_mode=None)
+advisory_app = typer.Typer(
+    help="Security advisories (CVE-style) against version ranges; they block promotion.\n\n"
+         "Example: modelreg alerts advisory add CVE-2026-1234 --model ms-advanced-reasoning --affected '>=3.0.0,<3.0.2' "
+         "--severity high --summary 'prompt injection'",
+    no_args_is_help=True, rich_markup_mode=None)
+baseline_app = typer.Typer(
+    help="Drift baselines (default: the first windows after approval).\n\n"
+         "Example: modelreg alerts baseline pin ms-advanced-reasoning@3.0.1",
+    no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(alerts_app, name="alerts", rich_help_panel="Monitoring")
+alerts_app.add_typer(advisory_app, name="advisory")
+alerts_app.add_typer(baseline_app, name="baseline")
+
+ALERT_COLUMNS = [("id", "ID"), ("severity", "SEVERITY"), ("status", "STATUS"), ("kind", "KIND"),
+                 ("target", "TARGET"), ("last_seen", "LAST SEEN"), ("message", "MESSAGE")]
+CSV_COLUMNS = [(k, k) for k in ("id", "kind", "severity", "status", "model_id", "version", "message",
+                                "first_seen", "last_seen")]
+MAX_SHOWN_BAD_LINES = 100
+
+
+def _with_target(rows: list[dict]) -> list[dict]:
+    return [{**r, "target": f"{r['model_id']}@{r['version']}" if r.get("version") else (r.get("model_id") or "")}
+            for r in rows]
+
+
+def _read_input(source: str) -> str:
+    from modelreg.errors import InvalidInput
+
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        else:
+            with open(source, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {source}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{source} is not UTF-8 text (byte {exc.start})") from None
+
+
+@alerts_app.command("ingest")
+def ingest(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., metavar="FILE|-", help="JSON lines or CSV of observation windows; - reads stdin."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse the whole input when any line is bad (exit 2, nothing kept)."),
+    fmt: str = typer.Option("auto", "--format", help="auto | jsonl | csv."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Ingest production metric windows; bad lines are reported by line number and skipped.
+
+    Example: modelreg alerts ingest metrics.jsonl --strict
+
+    Re-ingesting a window (same model, version, start and end) never double-counts:
+    identical data is a duplicate, changed data replaces the stored window.
+    Exit 2 when --strict finds a bad line, or when no line at all was usable.
+    """
+    from modelreg.errors import InvalidInput
+
+    if fmt not in ("auto", "jsonl", "json", "csv"):
+        raise InvalidInput(f"invalid --format {fmt!r}: expected auto, jsonl or csv")
+    text = _read_input(source)
+    with open_registry(ctx) as reg:
+        result = reg.ingest_observations(text, fmt=fmt, strict=strict)
+    name = "stdin" if source == "-" else source
+    for err in result["errors"][:MAX_SHOWN_BAD_LINES]:
+        sys.stderr.write(f"{name}: line {err['line']}: {err['message']}\n")
+    if len(result["errors"]) > MAX_SHOWN_BAD_LINES:
+        sys.stderr.write(f"{name}: ... and {len(result['errors']) - MAX_SHOWN_BAD_LINES} more bad line(s)\n")
+    if json_out:
+        emit_json(result)
+    message(f"{name}: {result['kept']} kept, {result['updated']} updated, {result['duplicates']} duplicate(s), "
+            f"{result['skipped']} bad line(s) skipped")
+    if result["errors"] and not (result["kept"] or result["updated"] or result["duplicates"]):
+        raise typer.Exit(2)
+
+
+@alerts_app.command("check")
+def check(
+    ctx: typer.Context,
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="SEVERITY",
+                                          help="Exit 6 when open alerts at or above info|warning|critical remain."),
+    no_deliver: bool = typer.Option(False, "--no-deliver", help="Do not post to webhooks this time (they stay pending)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Evaluate metrics, drift, advisories and lifecycle; raise, dedupe and auto-resolve alerts; notify webhooks.
+
+    Example: modelreg alerts check --fail-on critical
+
+    Auto-resolving: latency, error_rate, usage and drift alerts resolve when
+    their rule, evaluated on the latest window, no longer fires (or the version
+    is no longer live); security alerts when no open advisory covers the
+    version; lifecycle alerts when the notice or broken fallback is gone.
+    Failed webhook deliveries are recorded and retried by the next check.
+    """
+    from modelreg.alerts.rules import parse_severity
+    from modelreg import monitoring
+
+    minimum = parse_severity(fail_on) if fail_on is not None else None
+    with open_registry(ctx) as reg:
+        report = reg.check_alerts(deliver=not no_deliver)
+    if json_out:
+        emit_json(report)
+    else:
+        changes = ([("raised", a) for a in report["raised"]] + [("updated", a) for a in report["updated"]]
+                   + [("resolved", a) for a in report["resolved"]])
+        if changes:
+            rows = [{**a, "change": change} for change, a in changes]
+            render(_with_target(rows), fmt="table",
+                   columns=[("change", "CHANGE")] + ALERT_COLUMNS[:-2] + [("message", "MESSAGE")])
+        open_counts = report["open"]
+        message(f"checked {len(report['evaluated'])} version(s) with observations: {len(report['raised'])} raised, "
+                f"{len(report['updated'])} updated, {len(report['refreshed'])} still firing, "
+                f"{len(report['resolved'])} resolved; open: {open_counts.get('critical', 0)} critical, "
+                f"{open_counts.get('warning', 0)} warning, {open_counts.get('info', 0)} info")
+        deliveries = report["deliveries"]
+        for r in deliveries["results"]:
+            if r["status"] != "delivered":
+                warn(f"webhook {r['url']}: alert {r['alert_id']} not delivered after {r['attempts']} attempt(s): "
+                     f"{r['error']} (retried by the next check)")
+        if deliveries["results"]:
+            message(f"webhooks: {deliveries['delivered']} delivered, {deliveries['failed']} failed")
+    if minimum is not None:
+        remaining = monitoring.open_at_or_above(report, minimum)
+        if remaining:
+            message(f"{remaining} open alert(s) at or above {minimum} (--fail-on {minimum})")
+            raise typer.Exit(6)
+
+
+@alerts_app.command("list")
+def list_alerts(
+    ctx: typer.Context,
+    status: Optional[str] = typer.Option(None, "--status", help="open | acked | resolved | all (default: open and acked)."),
+    severity: Optional[str] = typer.Option(None, "--severity", help="info | warning | critical (exact)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Only this model's alerts."),
+    json_out: bool = typer.Option(False, "--json"),
+    csv_out: bool = typer.Option(False, "--csv"),
+) -> None:
+    """List alerts, most severe and most recent first.
+
+    Example: modelreg alerts list --severity critical --json
+    """
+    fmt = output_format(json_out, csv_out)
+    with open_registry(ctx) as reg:
+        rows = reg.list_alerts(status=status, severity=severity, model=model)
+    if fmt == "table" and not rows:
+        message("no alerts match")
+        return
+    render(_with_target(rows) if fmt == "table" else rows, fmt=fmt,
+           columns=CSV_COLUMNS if fmt == "csv" else ALERT_COLUMNS, json_rows=rows)
+
+
+@alerts_app.command("ack")
+def ack(ctx: typer.Context, alert_id: int = typer.Argument(..., metavar="ID"),
+        json_out: bool = typer.Option(False, "--json")) -> None:
+    """Acknowledge an open alert (it stays active but is no longer counted by --fail-on).
+
+    Example: modelreg alerts ack 12
+    """
+    with open_registry(ctx) as reg:
+        result = reg.ack_alert(alert_id)
+    if json_out:
+        emit_json(result)
+    else:
+        message(f"alert {alert_id}: {'acknowledged' if result['changed'] else 'already acknowledged'}")
+
+
+@alerts_app.command("resolve")
+def resolve(ctx: typer.Context, alert_id: int = typer.Argument(..., metavar="ID"),
+            json_out: bool = typer.Option(False, "--json")) -> None:
+    """Resolve an alert by hand (raised again by the next check if its condition persists).
+
+    Example: modelreg alerts resolve 12
+    """
+    with open_registry(ctx) as reg:
+        result = reg.resolve_alert(alert_id)
+    if json_out:
+        emit_json(result)
+    else:
+        message(f"alert {alert_id}: {'resolved' if result['changed'] else 'already resolved'}")
+
+
+@alerts_app.command("export")
+def export(
+    ctx: typer.Context,
+    fmt: str = typer.Option("prometheus", "--format", help="prometheus (text exposition format 0.0.4)."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", metavar="FILE",
+                                         help="Write atomically to FILE (e.g. the node exporter's textfile directory)."),
+) -> None:
+    """Export per-version gauges (status, latency, error rate, drift, open alerts) for Prometheus.
+
+    Example: modelreg alerts export --format prometheus -o /var/lib/node_exporter/textfile/modelreg.prom
+    """
+    from modelreg.errors import InvalidInput
+
+    if fmt != "prometheus":
+        raise InvalidInput(f"invalid --format {fmt!r}: expected prometheus")
+    with open_registry(ctx) as reg:
+        text = reg.export_prometheus(output)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        message(f"wrote {output}")
+
+
+@advisory_app.command("add")
+def advisory_add(
+    ctx: typer.Context,
+    advisory_id: str = typer.Argument(..., metavar="ID", help="e.g. CVE-2026-1234."),
+    model: str = typer.Option(..., "--model", help="The affected model."),
+    affected: str = typer.Option(..., "--affected", metavar="SPEC",
+                                 help="PEP 440 specifier set, e.g. '>=3.0.0,<3.0.2' (SemVer pre-releases map to a/b/rc)."),
+    severity: str = typer.Option(..., "--severity", help="low | medium | high | critical."),
+    summary: str = typer.Option(..., "--summary", help="What is wrong."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Record a security advisory; versions in range can no longer be promoted and live ones raise critical alerts.
+
+    Example: modelreg alerts advisory add CVE-2026-1234 --model ms-advanced-reasoning --affected '>=3.0.0,<3.0.2' --severity high --summary 'prompt injection'
+    """
+    with open_registry(ctx) as reg:
+        result = reg.add_advisory(advisory_id, model_id=model, affected=affected, severity=severity, summary=summary)
+    if json_out:
+        emit_json(result)
+    else:
+        hit = ", ".join(f"{v['version']} ({v['status']})" for v in result["affected_versions"]) or "no registered version"
+        message(f"advisory {result['advisory_id']} on {model} {result['affected']}: affects {hit}")
+
+
+@advisory_app.command("list")
+def advisory_list(ctx: typer.Context, model: Optional[str] = typer.Option(None, "--model"),
+                  json_out: bool = typer.Option(False, "--json")) -> None:
+    """List advisories and the registered versions each one affects.
+
+    Example: modelreg alerts advisory list --model ms-advanced-reasoning
+    """
+    with open_registry(ctx) as reg:
+        rows = reg.list_advisories(model_id=model)
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        message("no advisories")
+        return
+    shown = [{**r, "versions": ", ".join(v["version"] for v in r["affected_versions"])} for r in rows]
+    render(shown, fmt="table", columns=[("advisory_id", "ID"), ("model_id", "MODEL"), ("affected", "AFFECTED"),
+                                        ("versions", "VERSIONS"), ("severity", "SEVERITY"), ("status", "STATUS"),
+                                        ("summary", "SUMMARY")])
+
+
+@advisory_app.command("withdraw")
+def advisory_withdraw(ctx: typer.Context, advisory_id: str = typer.Argument(..., metavar="ID"),
+                      model: str = typer.Option(..., "--model"), json_out: bool = typer.Option(False, "--json")) -> None:
+    """Withdraw an advisory (a false positive): it stops blocking promotion; its alerts resolve on the next check.
+
+    Example: modelreg alerts advisory withdraw CVE-2026-1234 --model ms-advanced-reasoning
+    """
+    with open_registry(ctx) as reg:
+        result = reg.withdraw_advisory(advisory_id, model_id=model)
+    emit_json(result) if json_out else message(
+        f"advisory {advisory_id} on {model}: {'withdrawn' if result['changed'] else 'already withdrawn'}")
+
+
+@baseline_app.command("pin")
+def baseline_pin(ctx: typer.Context, target: str = typer.Argument(..., metavar="MODEL@VERSION"),
+                 windows: Optional[int] = typer.Option(None, "--windows", help="Pin exactly the newest N windows with a sample."),
+                 json_out: bool = typer.Option(False, "--json")) -> None:
+    """Pin the latest windows' samples as the drift baseline (accept the current distribution as normal).
+
+    Example: modelreg alerts baseline pin ms-advanced-reasoning@3.0.1
+    """
+    with open_registry(ctx) as reg:
+        result = reg.pin_baseline(target, windows=windows)
+    if json_out:
+        emit_json(result)
+        return
+    message(f"{target}: baseline pinned from {result['windows']} window(s), {result['values']} values "
+            f"({result['from']} .. {result['to']})")
+    if result.get("warning"):
+        warn(result["warning"])
+
+
+# ---------------------------------------------------------------- `show MODEL@V`: recent windows as sparklines
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None]) -> str:
+    present = [v for v in values if v is not None]
+    if not present:
+        return ""
+    lo, hi = min(present), max(present)
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        elif hi == lo:
+            out.append(SPARKS[0])
+        else:
+            out.append(SPARKS[min(len(SPARKS) - 1, int((v - lo) / (hi - lo) * (len(SPARKS) - 1) + 0.5))])
+    return "".join(out)
+
+
+def _show_monitoring(version: dict) -> None:
+    """RENDER_HOOKS entry: recent windows and active alerts of the shown version."""
+    windows = version.get("observations") or []
+    alerts = version.get("alerts") or []
+    from modelreg.cli.output import out
+
+    console = out()
+    if windows:
+        p95 = [w["latency_p95_ms"] for w in windows]
+        rate = [w["error_rate"] for w in windows]
+        slo = version.get("performance", {}).get("p95_latency_ms")
+        console.print(f"recent windows ({len(windows)}, {windows[0]['window_start'][:16]} .. {windows[-1]['window_end'][:16]}):",
+                      highlight=False)
+        console.print(f"  p95 latency  {sparkline(p95)}  {p95[0]:.0f} -> {p95[-1]:.0f} ms"
+                      + (f" (SLO {slo:g} ms)" if slo else ""), highlight=False)
+        shown = [r for r in rate if r is not None]
+        if shown:
+            console.print(f"  error rate   {sparkline(rate)}  {shown[0]:.2%} -> {shown[-1]:.2%}", highlight=False)
+        console.print(f"  requests     {sparkline([w['requests'] for w in windows])}  "
+                      f"{windows[0]['requests']} -> {windows[-1]['requests']}", highlight=False)
+    if alerts:
+        console.print("active alerts:", highlight=False)
+        for a in alerts:
+            console.print(f"  #{a['id']} {a['severity']} {a['kind']} ({a['status']}): {a['message']}", highlight=False)
+
+
+def _register_show_hook() -> None:
+    from modelreg.cli import show_view
+
+    if _show_monitoring not in show_view.RENDER_HOOKS:
+        show_view.RENDER_HOOKS.append(_show_monitoring)
+
+
+_register_show_hook()
