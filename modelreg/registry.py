@@ -406,6 +406,74 @@ class Registry:
         """The guide's getLatestApproved: the same code path as `resolve`."""
         return self.resolve(**filters)
 
+    # -- monitoring and alerts (modelreg.monitoring) ------------------------
+    def ingest_observations(self, text: str, *, fmt: str = "auto", strict: bool = False) -> dict:
+        from modelreg import monitoring
+        return monitoring.ingest(self, text, fmt=fmt, strict=strict)
+
+    def recent_observations(self, model_id: str, version: str, *, limit: int = 24) -> list[dict]:
+        from modelreg import monitoring
+        return monitoring.recent_observations(self, model_id, version, limit=limit)
+
+    def pin_baseline(self, target: str, *, windows: int | None = None) -> dict:
+        from modelreg import monitoring
+        return monitoring.pin_baseline(self, target, windows=windows)
+
+    def check_alerts(self, *, deliver: bool = True, **delivery) -> dict:
+        from modelreg import monitoring
+        return monitoring.check(self, deliver=deliver, **delivery)
+
+    def deliver_alerts(self, **delivery) -> dict:
+        from modelreg import monitoring
+        return monitoring.deliver_pending(self, **delivery)
+
+    def list_alerts(self, *, status: str | None = None, severity: str | None = None, model: str | None = None) -> list[dict]:
+        from modelreg import monitoring
+        return monitoring.list_alerts(self, status=status, severity=severity, model=model)
+
+    def ack_alert(self, alert_id) -> dict:
+        from modelreg import monitoring
+        return monitoring.ack_alert(self, alert_id)
+
+    def resolve_alert(self, alert_id) -> dict:
+        from modelreg import monitoring
+        return monitoring.resolve_alert(self, alert_id)
+
+    def add_advisory(self, advisory_id: str, *, model_id: str, affected: str, severity: str, summary: str) -> dict:
+        from modelreg import monitoring
+        return monitoring.add_advisory(self, advisory_id, model_id=model_id, affected=affected, severity=severity,
+                                       summary=summary)
+
+    def withdraw_advisory(self, advisory_id: str, *, model_id: str) -> dict:
+        from modelreg import monitoring
+        return monitoring.withdraw_advisory(self, advisory_id, model_id=model_id)
+
+    def list_advisories(self, *, model_id: str | None = None) -> list[dict]:
+        from modelreg import monitoring
+        return monitoring.list_advisories(self, model_id=model_id)
+
+    def export_prometheus(self, path: str | None = None) -> str:
+        from modelreg import monitoring
+        return monitoring.export_prometheus(self, path)
+
+    # -- registry as code (modelreg.registry_file) -------------------------
+    def export_document(self) -> dict[str, Any]:
+        from modelreg import registry_file
+        return registry_file.export_document(self)
+
+    def export_toml(self) -> str:
+        from modelreg import registry_file
+        return registry_file.export_toml(self)
+
+    def import_document(self, document: dict, *, dry_run: bool = False, source: str = "document"):
+        """Validate a loaded registry document, plan it and apply it in one transaction."""
+        from modelreg import registry_file
+        return registry_file.import_document(self, registry_file.parse_document(document, source), dry_run=dry_run)
+
+    def diff_document(self, document: dict, *, source: str = "document") -> list[dict[str, Any]]:
+        from modelreg import registry_file
+        return registry_file.diff_document(self, registry_file.parse_document(document, source))
+
 
 def version_query(*, provider=None, capabilities: Iterable[str] = (), domain=None, residency=None, model=None,
                   statuses: list[str] | None = None, max_p95=None, max_cost=None):

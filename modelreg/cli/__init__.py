@@ -115,7 +115,9 @@ from modelreg.cli import demo_commands  # noqa: E402,F401
 from modelreg.cli import registry_commands  # noqa: E402,F401
 from modelreg.cli import lifecycle_commands  # noqa: E402,F401
 from modelreg.cli import benchmark_commands  # noqa: E402,F401
+from modelreg.cli import alerts_commands  # noqa: E402,F401
 from modelreg.cli import admin_commands  # noqa: E402,F401
+from modelreg.cli import file_commands  # noqa: E402,F401
 
 
 def _fail(code: int, text: str, details: list[str] | None = None) -> None:
