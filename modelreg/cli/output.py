@@ -28,7 +28,8 @@ KNOWN_FIELDS = {
     "histogram", "tokens", "as_of", "retired", "notices", "broken_fallbacks", "unchanged", "dry_run", "id", "kind",
     "severity", "message", "first_seen", "last_seen", "seq", "at", "actor", "action", "target", "before", "after",
     "key", "value", "source", "check", "result", "note", "from", "to", "unmet", "would_succeed", "url", "revision",
-    "head", "up_to_date", "observations", "alerts", "ok", "events", "first_bad", "reason", "advisory_id", "affected", "summary",
+    "head", "up_to_date", "observations", "alerts", "added", "changed", "refused", "identical", "differences",
+    "warnings", "kept", "updated", "duplicates", "skipped", "raised", "resolved", "open", "ok", "events", "first_bad", "reason", "advisory_id", "affected", "summary",
 }
 
 
