@@ -9,6 +9,7 @@ import getpass
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,7 +27,7 @@ DEFAULT_POLICY: dict[str, Any] = {
 }
 DEFAULT_ALERTS: dict[str, Any] = {"error_rate_threshold": 0.01, "webhooks": []}
 
-_ACTOR = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+_ACTOR = re.compile(r"^[^\x00-\x1f\x7f]{1,128}\Z")
 SEVERITIES = ("info", "warning", "critical")
 
 
@@ -51,7 +52,8 @@ def _login_name() -> str:
 def normalize_actor(name: str) -> str:
     """Actors compare case- and whitespace-insensitively, so approver rules
     cannot be side-stepped with ' Alice' or 'ALICE'."""
-    canonical = " ".join(str(name).split()).casefold()
+    # NFKC first, so full-width or other compatibility look-alikes of a name are the same person
+    canonical = " ".join(unicodedata.normalize("NFKC", str(name)).split()).casefold()
     if not canonical or not _ACTOR.match(canonical):
         raise InvalidInput(f"invalid actor {str(name)[:40]!r}: expected a non-empty name without control characters (max 128)")
     return canonical
@@ -218,7 +220,7 @@ def load_config(*, db: str | None = None, config_path: str | None = None, actor:
         if severity not in SEVERITIES:
             raise InvalidInput(f"config file {path}: {where}.min_severity: expected one of {', '.join(SEVERITIES)}")
         secret_env = hook.get("secret_env")
-        if secret_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(secret_env)):
+        if secret_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*\Z", str(secret_env)):
             raise InvalidInput(f"config file {path}: {where}.secret_env: expected an environment variable name")
         hooks.append(Webhook(hook_url, secret_env, severity))
     sources["alerts.webhooks"] = file_src if raw_hooks else "default"

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from modelreg.errors import InvalidInput
 from modelreg.semver import SemVer
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # \Z: "$" would accept a trailing newline
 PII_CHOICES = ("compliant", "restricted", "none")
 ENDPOINT_KINDS = ("openai-chat", "json")
 
@@ -85,11 +85,22 @@ class VersionSpec:
 
 
 def _number(where: str, value: Any, *, non_negative: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
         raise InvalidInput(f"{where}: expected a number, got {_show(value)}")
     if non_negative and value < 0:
         raise InvalidInput(f"{where}: expected a non-negative number, got {value}")
     return value
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float (e.g. 10**400 in JSON)
+        return False
+
+
+def _escaped(value: Any) -> str:
+    return repr(str(value))[1:-1][:80]
 
 
 def _show(value: Any) -> str:
@@ -252,7 +263,8 @@ def parse_manifest_document(document: Any, source: str) -> list[VersionSpec]:
         for i, entry in enumerate(entries):
             label = f"{source}: models[{i}]"
             if isinstance(entry, dict) and entry.get("modelId", entry.get("model_id")):
-                label += f" ({entry.get('modelId', entry.get('model_id'))}@{entry.get('version')})"
+                # repr-escaped: a stray newline or escape sequence in the file stays on one error line
+                label += f" ({_escaped(entry.get('modelId', entry.get('model_id')))}@{_escaped(entry.get('version'))})"
             merged = {**shared, **entry} if isinstance(entry, dict) else entry
             spec = parse_version_spec(merged, label)
             key = (spec.model_id, spec.version)
@@ -287,4 +299,6 @@ def load_manifest_file(path: str) -> list[VersionSpec]:
         raise InvalidInput(f"{path}: malformed TOML: {exc}") from None
     except RecursionError:
         raise InvalidInput(f"{path}: nested too deeply") from None
+    except ValueError:  # e.g. an integer longer than Python's 4300-digit conversion limit
+        raise InvalidInput(f"{path}: malformed {'JSON' if as_json else 'TOML'}: a value is too large to read") from None
     return parse_manifest_document(document, path)

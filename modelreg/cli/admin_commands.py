@@ -53,7 +53,11 @@ def db_status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")
     if json_out:
         emit_json(data)
     else:
-        state = "up to date" if current == HEAD else ("empty (created on first use)" if current == "empty" else "run `modelreg db upgrade`")
+        from modelreg.store.schema import REVISIONS
+        state = ("up to date" if current == HEAD else "empty (created on first use)" if current == "empty"
+                 else "run `modelreg db upgrade`" if current in REVISIONS
+                 else "not a modelreg registry" if current == "foreign"
+                 else "newer than this modelreg: upgrade modelreg")
         message(f"{data['url']}\nrevision {current}, head {HEAD}: {state}")
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
-from modelreg.errors import Conflict, DatabaseError, ModelregError
+from modelreg.errors import Conflict, DatabaseError, InvalidInput, ModelregError
 from modelreg.config import redact_url
 from modelreg.store import audit, schema
 
@@ -174,6 +174,13 @@ class Database:
                     before = schema.current_revision(conn)
                     if before == "foreign":
                         raise DatabaseError(f"{redact_url(self.url)} holds tables that are not a modelreg registry")
+                    if before != "empty" and before not in schema.REVISIONS:
+                        raise DatabaseError(f"database schema revision {before} is newer than this modelreg "
+                                            f"({schema.HEAD}): upgrade modelreg")
+                    if (target != "head" and before in schema.REVISIONS
+                            and schema.REVISIONS.index(target) < schema.REVISIONS.index(before)):
+                        raise InvalidInput(f"database schema is at revision {before}, past {target}: "
+                                           "downgrades are not supported")
                     schema.upgrade(conn, target)
                     return before, schema.current_revision(conn)
         except DBAPIError as exc:
