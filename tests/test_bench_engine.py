@@ -132,20 +132,22 @@ def test_stream_without_done_is_stream_broken(srv):
 
 def test_open_loop_shows_the_stall_in_the_tail(srv):
     srv.reset_clock()
-    d = bench(srv.url("/stall?period_s=1&pause_s=0.5"), rate=100, duration_s=2.0, timeout_s=5)
+    d = bench(srv.url("/stall?period_s=1&pause_s=0.3"), rate=100, duration_s=2.0, timeout_s=5)
     assert d["mode"] == "open"
     assert d["requests"] == 200 and d["completed"] == 200
     lat = d["latency_ms"]
-    # half the requests land in a 500 ms pause: measured from their scheduled time
-    assert lat["p99"] >= 400, lat
-    assert lat["p50"] < 300, lat
+    # about 30% of the requests land in a 300 ms pause: measured from their scheduled
+    # time, the tail shows it; the median (outside the pauses) stays small. A 30% share
+    # keeps the median clear of the pause even when the run starts a little late.
+    assert lat["p99"] >= 250, lat
+    assert lat["p50"] < 150, lat
     assert d["achieved_rate_rps"] == pytest.approx(100, rel=0.1)
     assert d["send_lag_ms"]["p50"] < 10
     assert isinstance(d["schedule_kept"], bool)
     # a closed loop with one worker waits through the pause once and hides it (coordinated omission)
     srv.reset_clock()
-    c = bench(srv.url("/stall?period_s=1&pause_s=0.5"), duration_s=1.0, timeout_s=5)
-    assert c["latency_ms"]["max"] >= 400 and c["latency_ms"]["p99"] < 100
+    c = bench(srv.url("/stall?period_s=1&pause_s=0.3"), duration_s=1.0, timeout_s=5)
+    assert c["latency_ms"]["max"] >= 250 and c["latency_ms"]["p99"] < 100
 
 
 def test_open_loop_requests_count(srv):
