@@ -122,8 +122,13 @@ class Mixed:
                 and (not not_mine or v["registered_by"] != self.actor)]
         return self.rng.choice(pool) if pool else None
 
-    def step(self) -> None:
-        roll = self.rng.random()
+    # Rolls that force one kind of operation (see step); each worker opens with a
+    # register and then one fixed kind, so a short CI run under heavy load still
+    # covers every kind however few operations each worker gets through.
+    OPENINGS = [0.83, 0.95, 0.30, 0.50, 0.70, 0.83, 0.95, 0.30]  # sweep, find, review, promote, deprecate
+
+    def step(self, roll: float | None = None) -> None:
+        roll = self.rng.random() if roll is None else roll
         op_id = self.op_id()
         if roll < 0.22 or not self.known:
             model = self.rng.choice(MODELS)
@@ -172,6 +177,8 @@ class Mixed:
 
     def run(self) -> None:
         deadline = time.monotonic() + self.seconds
+        self.step(0.0)  # register
+        self.step(self.OPENINGS[self.worker % len(self.OPENINGS)])
         while time.monotonic() < deadline:
             self.step()
 
