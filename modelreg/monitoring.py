@@ -88,6 +88,7 @@ from modelreg.store.tables import (
     RetirementNotice,
 )
 from modelreg.targets import format_target, parse_model_id, parse_target
+from modelreg.views import alert_view
 
 if TYPE_CHECKING:
     from modelreg.registry import Registry
@@ -128,12 +129,6 @@ def _window(row: Observation) -> ObservationWindow:
         requests=row.requests, errors=row.errors, latency_avg_ms=row.latency_avg_ms,
         latency_p95_ms=row.latency_p95_ms, cost_usd=row.cost_usd,
         sample=json.loads(row.sample) if row.sample is not None else None)
-
-
-def alert_view(a: Alert) -> dict[str, Any]:
-    """The stable JSON of an alert (SPEC section 9)."""
-    return {"id": a.id, "kind": a.kind, "severity": a.severity, "status": a.status, "model_id": a.model_id,
-            "version": a.version, "message": a.message, "first_seen": a.first_seen, "last_seen": a.last_seen}
 
 
 def _alert_target(a: Alert) -> str:
@@ -257,16 +252,11 @@ def ingest(reg: "Registry", text: str, *, fmt: str = "auto", strict: bool = Fals
 
 def recent_observations(reg: "Registry", model_id: str, version: str, *, limit: int = 24) -> list[dict[str, Any]]:
     """The latest ``limit`` windows of a version, oldest first (for charts)."""
+    from modelreg.registry import recent_windows
+
     def read(session):
         reg.version_row(session, model_id, version)
-        rows = list(session.execute(select(Observation).where(
-            Observation.model_id == model_id, Observation.version == version)
-            .order_by(Observation.window_end.desc(), Observation.window_start.desc()).limit(limit)).scalars())
-        rows.reverse()
-        return [{"window_start": r.window_start, "window_end": r.window_end, "requests": r.requests,
-                 "errors": r.errors, "error_rate": (r.errors / r.requests) if r.requests else None,
-                 "latency_avg_ms": r.latency_avg_ms, "latency_p95_ms": r.latency_p95_ms, "cost_usd": r.cost_usd}
-                for r in rows]
+        return recent_windows(session, model_id, version, limit)
     return reg.db.run_read(read)
 
 

@@ -20,9 +20,10 @@ from modelreg.lifecycle import STAGE_OF, STAGES, STATUSES, statuses_of_stage
 from modelreg.manifest import VersionSpec, check_slug, parse_manifest_document, parse_version_spec
 from modelreg.store import audit
 from modelreg.store.database import Database, Tx, dumps
-from modelreg.store.tables import AuditEvent, BenchmarkRun, CheckResult, Model, ModelVersion, VersionAttribute
+from modelreg.store.tables import (Alert, AuditEvent, BenchmarkRun, CheckResult, Model, ModelVersion, Observation,
+                                   VersionAttribute)
 from modelreg.targets import format_target
-from modelreg.views import days_until, rollout_weight, version_view
+from modelreg.views import alert_view, days_until, rollout_weight, version_view, window_view
 
 CHUNK = 500
 
@@ -242,6 +243,8 @@ class Registry:
             runs = session.execute(select(BenchmarkRun).where(BenchmarkRun.model_id == model_id, BenchmarkRun.version == version)
                                    .order_by(BenchmarkRun.run_id.desc()).limit(5)).scalars()
             view["benchmarks"] = [benchmark_summary(r) for r in runs]
+            view["observations"] = recent_windows(session, model_id, version)
+            view["alerts"] = active_alerts(session, model_id, version)
             return view
         return self.db.run_read(read)
 
@@ -512,6 +515,24 @@ def version_query(*, provider=None, capabilities: Iterable[str] = (), domain=Non
     if conditions:
         query = query.where(*conditions)
     return query
+
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def recent_windows(session, model_id: str, version: str, limit: int = 24) -> list[dict[str, Any]]:
+    """The latest `limit` observation windows of a version, oldest first."""
+    rows = list(session.execute(select(Observation).where(Observation.model_id == model_id, Observation.version == version)
+                                .order_by(Observation.window_end.desc(), Observation.window_start.desc()).limit(limit)).scalars())
+    rows.reverse()
+    return [window_view(r) for r in rows]
+
+
+def active_alerts(session, model_id: str, version: str) -> list[dict[str, Any]]:
+    """Open and acked alerts of one version, most severe first."""
+    rows = session.execute(select(Alert).where(Alert.model_id == model_id, Alert.version == version,
+                                               Alert.status != "resolved")).scalars()
+    return [alert_view(a) for a in sorted(rows, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), a.id))]
 
 
 def lock_model(session, model_id: str) -> Model:

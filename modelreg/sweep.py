@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 
 from modelreg import clock
 from modelreg.routing import broken_fallbacks
+from modelreg.registry import chunks
 from modelreg.store.tables import Model, ModelVersion, RetirementNotice
 
 if TYPE_CHECKING:
@@ -26,10 +27,14 @@ class RetirementSweep:
         self.registry = registry
 
     def _plan(self, session, today: date) -> dict:
-        deprecated = list(session.execute(select(ModelVersion).where(ModelVersion.status == "DEPRECATED")
-                                          .order_by(ModelVersion.model_id, ModelVersion.version_key)).scalars())
-        raised = {(n.model_id, n.version, n.retire_on, n.days_before)
-                  for n in session.execute(select(RetirementNotice)).scalars()}
+        # plain rows with the four columns the sweep needs (not ORM objects: a
+        # registry can hold thousands of DEPRECATED versions)
+        deprecated = session.execute(
+            select(ModelVersion.model_id, ModelVersion.version, ModelVersion.retire_on, ModelVersion.replacement)
+            .where(ModelVersion.status == "DEPRECATED")
+            .order_by(ModelVersion.model_id, ModelVersion.version_key)).all()
+        raised = set(session.execute(select(RetirementNotice.model_id, RetirementNotice.version,
+                                            RetirementNotice.retire_on, RetirementNotice.days_before)).all())
         thresholds = sorted(set(self.registry.policy.notice_before_retirement_days), reverse=True)
         due, notices, unchanged = [], [], 0
         for row in deprecated:
@@ -65,21 +70,33 @@ class RetirementSweep:
         today, as_of = moment.date(), clock.isoformat(moment)
         def work(tx):
             plan = self._plan(tx.session, today)
-            from modelreg.registry import lock_model
-            for row in plan["due"]:
-                model = lock_model(tx.session, row.model_id)
-                before = {"status": row.status, "retire_on": row.retire_on}
-                row.status, row.retired_at, row.status_changed_at = "RETIRED", tx.now, tx.now
-                model.row_version += 1
-                tx.audit("retire", f"{row.model_id}@{row.version}", before, {"status": "RETIRED"})
-            for notice in plan["notices"]:
-                row = notice["row"]
-                tx.session.add(RetirementNotice(model_id=row.model_id, version=row.version, retire_on=row.retire_on,
-                                                days_before=notice["days_before"], raised_at=tx.now))
-                tx.audit("retirement.notice", f"{row.model_id}@{row.version}", None,
-                         {"days_before": notice["days_before"], "days_left": notice["days_left"], "retire_on": row.retire_on})
-            tx.session.flush()
-            return self._report(as_of, plan, broken_fallbacks(tx.session), dry_run)
+            session = tx.session
+            due = plan["due"]
+            if due:
+                models = sorted({row.model_id for row in due})
+                for part in chunks(models):  # one ordered lock statement per chunk, not one per version
+                    session.execute(select(Model.model_id).where(Model.model_id.in_(part))
+                                    .order_by(Model.model_id).with_for_update())
+                retire = (update(ModelVersion.__table__)
+                          .where(ModelVersion.__table__.c.model_id == bindparam("m"),
+                                 ModelVersion.__table__.c.version == bindparam("v"),
+                                 ModelVersion.__table__.c.status == "DEPRECATED")
+                          .values(status="RETIRED", retired_at=tx.now, status_changed_at=tx.now))
+                session.execute(retire, [{"m": row.model_id, "v": row.version} for row in due])
+                for part in chunks(models):
+                    session.execute(update(Model).where(Model.model_id.in_(part)).values(row_version=Model.row_version + 1))
+                for row in due:
+                    tx.audit("retire", f"{row.model_id}@{row.version}", {"status": "DEPRECATED", "retire_on": row.retire_on},
+                             {"status": "RETIRED"})
+            if plan["notices"]:
+                session.execute(insert(RetirementNotice), [
+                    {"model_id": n["row"].model_id, "version": n["row"].version, "retire_on": n["row"].retire_on,
+                     "days_before": n["days_before"], "raised_at": tx.now} for n in plan["notices"]])
+                for notice in plan["notices"]:
+                    row = notice["row"]
+                    tx.audit("retirement.notice", f"{row.model_id}@{row.version}", None,
+                             {"days_before": notice["days_before"], "days_left": notice["days_left"], "retire_on": row.retire_on})
+            return self._report(as_of, plan, broken_fallbacks(session), dry_run)
         # a dry run does the same work in a transaction that is rolled back,
         # so what it reports is exactly what a real sweep would do now
         return self.registry.write(work, dry_run=dry_run)

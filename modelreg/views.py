@@ -64,3 +64,16 @@ def version_view(row, checks: dict[str, dict] | None = None, *, weight: int = 0,
     if today is not None and row.status == "DEPRECATED":
         out["days_to_retirement"] = days_until(row.retire_on, today)
     return out
+
+
+def alert_view(a) -> dict[str, Any]:
+    """The stable JSON of an alert (SPEC section 9)."""
+    return {"id": a.id, "kind": a.kind, "severity": a.severity, "status": a.status, "model_id": a.model_id,
+            "version": a.version, "message": a.message, "first_seen": a.first_seen, "last_seen": a.last_seen}
+
+
+def window_view(r) -> dict[str, Any]:
+    """One observation window as shown by `show` (and charted as sparklines)."""
+    return {"window_start": r.window_start, "window_end": r.window_end, "requests": r.requests,
+            "errors": r.errors, "error_rate": (r.errors / r.requests) if r.requests else None,
+            "latency_avg_ms": r.latency_avg_ms, "latency_p95_ms": r.latency_p95_ms, "cost_usd": r.cost_usd}

@@ -194,8 +194,6 @@ def show(
         data = reg.get_version(model_id, version) if version else reg.get_model(model_id)
         if version:
             data["history"] = reg.history(model_id, version)
-            data["observations"] = reg.recent_observations(model_id, version)
-            data["alerts"] = [a for a in reg.list_alerts(model=model_id, status="active") if a["version"] == version]
     if json_out:
         emit_json(data)
     elif version:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 TS = 27  # len("2026-11-27T05:28:46.000000Z")
@@ -182,12 +182,12 @@ class Baseline(SQLModel, table=True):
 
 class Alert(SQLModel, table=True):
     __tablename__ = "alert"
-    __table_args__ = (
-        # re-running a check never duplicates an alert that is still open or acked
-        Index("ux_alert_active_dedup", "dedup_key", unique=True,
-              sqlite_where=text("status != 'resolved'"), postgresql_where=text("status != 'resolved'")),
-        Index("ix_alert_status", "status", "severity"),
-    )
+    # Also a partial unique index ux_alert_active_dedup on dedup_key WHERE
+    # status != 'resolved' (re-running a check never duplicates an active
+    # alert). It is created by migration 0002 and not declared here: its
+    # dialect-specific arguments would load both SQLAlchemy dialects on every
+    # start (about 30 ms), and tables are only ever created by migrations.
+    __table_args__ = (Index("ix_alert_status", "status", "severity"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     dedup_key: str = Field(max_length=300)
     kind: str = Field(max_length=32)
