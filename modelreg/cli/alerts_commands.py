@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from modelreg.cli import app, open_registry
+from modelreg.cli.complete_targets import complete_target
 from modelreg.cli.output import emit_json, message, output_format, render, warn
 
 alerts_app = typer.Typer(
@@ -281,7 +282,7 @@ def advisory_withdraw(ctx: typer.Context, advisory_id: str = typer.Argument(...,
 
 
 @baseline_app.command("pin")
-def baseline_pin(ctx: typer.Context, target: str = typer.Argument(..., metavar="MODEL@VERSION"),
+def baseline_pin(ctx: typer.Context, target: str = typer.Argument(..., metavar="MODEL@VERSION", autocompletion=complete_target),
                  windows: Optional[int] = typer.Option(None, "--windows", help="Pin exactly the newest N windows with a sample."),
                  json_out: bool = typer.Option(False, "--json")) -> None:
     """Pin the latest windows' samples as the drift baseline (accept the current distribution as normal).

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from modelreg.cli import app, open_registry
+from modelreg.cli.complete_targets import complete_target
 from modelreg.cli.output import emit_json, err, message, out
 
 
@@ -25,7 +26,7 @@ def _headers(values: list[str]) -> tuple[tuple[str, str], ...]:
 @app.command(rich_help_panel="4. Performance benchmarking")
 def benchmark(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="MODEL@VERSION."),
+    target: str = typer.Argument(..., help="MODEL@VERSION.", autocompletion=complete_target),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="URL to measure (default: the registered endpoint)."),
     requests: Optional[int] = typer.Option(None, "--requests", "-n", help="Number of measured requests (default 100)."),
     duration: Optional[float] = typer.Option(None, "--duration", help="Run for this many seconds instead.", metavar="S"),

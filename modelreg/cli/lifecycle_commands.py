@@ -8,13 +8,14 @@ from typing import List, Optional
 import typer
 
 from modelreg.cli import app, open_registry
+from modelreg.cli.complete_targets import complete_model, complete_target
 from modelreg.cli.output import emit_json, message, render
 
 
 @app.command(rich_help_panel="2-3. Evaluation, security & compliance review")
 def review(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="MODEL@VERSION."),
+    target: str = typer.Argument(..., help="MODEL@VERSION.", autocompletion=complete_target),
     check: str = typer.Option(..., "--check", help="evaluation | security | compliance | any other check name."),
     passed: Optional[bool] = typer.Option(None, "--pass/--fail", help="The result."),
     reject: bool = typer.Option(False, "--reject", help="With --fail: move TESTING -> REJECTED."),
@@ -39,7 +40,7 @@ def review(
 @app.command(rich_help_panel="5. Approval & deployment")
 def promote(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="MODEL@VERSION."),
+    target: str = typer.Argument(..., help="MODEL@VERSION.", autocompletion=complete_target),
     canary: Optional[int] = typer.Option(None, "--canary", help="Start a controlled rollout with this % of traffic.", metavar="PCT"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change nothing."),
     json_out: bool = typer.Option(False, "--json"),
@@ -66,7 +67,7 @@ def promote(
 @app.command(rich_help_panel="5. Approval & deployment")
 def rollout(
     ctx: typer.Context,
-    model_id: str = typer.Argument(..., metavar="MODEL"),
+    model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model),
     set_weight: Optional[int] = typer.Option(None, "--set", help="Give the canary this % of traffic.", metavar="PCT"),
     complete: bool = typer.Option(False, "--complete", help="The canary becomes the production default."),
     abort: bool = typer.Option(False, "--abort", help="The canary goes back to TESTING."),
@@ -87,7 +88,7 @@ def rollout(
 @app.command(rich_help_panel="Lifecycle")
 def deprecate(
     ctx: typer.Context,
-    target: Optional[str] = typer.Argument(None, help="MODEL@VERSION (not with --sweep)."),
+    target: Optional[str] = typer.Argument(None, help="MODEL@VERSION (not with --sweep).", autocompletion=complete_target),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (required to deprecate)."),
     notice_days: Optional[int] = typer.Option(None, "--notice-days", help="Days until retirement (default: policy, 90)."),
     retire_on: Optional[str] = typer.Option(None, "--retire-on", help="Retirement date YYYY-MM-DD.", metavar="DATE"),
@@ -154,8 +155,8 @@ app.add_typer(fallback_app, name="fallback", rich_help_panel="Lifecycle")
 
 
 @fallback_app.command("set")
-def fallback_set(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL"),
-                 targets: List[str] = typer.Argument(..., metavar="TARGET...", help="model or model@version, in order."),
+def fallback_set(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model),
+                 targets: List[str] = typer.Argument(..., metavar="TARGET...", help="model or model@version, in order.", autocompletion=complete_target),
                  json_out: bool = typer.Option(False, "--json")) -> None:
     """Set the ordered fallbacks of MODEL (replaces the list).
 
@@ -167,7 +168,7 @@ def fallback_set(ctx: typer.Context, model_id: str = typer.Argument(..., metavar
 
 
 @fallback_app.command("show")
-def fallback_show(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL"),
+def fallback_show(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model),
                   json_out: bool = typer.Option(False, "--json")) -> None:
     """Show MODEL's fallbacks and what each resolves to now.
 
@@ -182,7 +183,7 @@ def fallback_show(ctx: typer.Context, model_id: str = typer.Argument(..., metava
 
 
 @fallback_app.command("clear")
-def fallback_clear(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL")) -> None:
+def fallback_clear(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model)) -> None:
     """Remove every fallback of MODEL.
 
     Example: modelreg fallback clear ms-advanced-reasoning

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from modelreg.cli import app, open_registry
+from modelreg.cli.complete_targets import complete_target
 from modelreg.cli.output import emit_json, message, output_format, render
 
 VERSION_COLUMNS = [("model_id", "MODEL"), ("version", "VERSION"), ("status", "STATUS"), ("provider", "PROVIDER"),
@@ -179,7 +180,7 @@ def find(
 @app.command(rich_help_panel="Query")
 def show(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="MODEL or MODEL@VERSION."),
+    target: str = typer.Argument(..., help="MODEL or MODEL@VERSION.", autocompletion=complete_target),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Everything about a model or one version: checks, benchmarks, fallbacks, alerts, history.
@@ -224,7 +225,7 @@ def tree(
 @app.command(rich_help_panel="Audit")
 def history(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="MODEL or MODEL@VERSION."),
+    target: str = typer.Argument(..., help="MODEL or MODEL@VERSION.", autocompletion=complete_target),
     json_out: bool = typer.Option(False, "--json"),
     plain: bool = typer.Option(False, "--plain"),
 ) -> None:
