@@ -325,26 +325,23 @@ def _show_monitoring(version: dict) -> None:
     """RENDER_HOOKS entry: recent windows and active alerts of the shown version."""
     windows = version.get("observations") or []
     alerts = version.get("alerts") or []
-    from modelreg.cli.output import out
-
-    console = out()
+    lines = []
     if windows:
         p95 = [w["latency_p95_ms"] for w in windows]
         rate = [w["error_rate"] for w in windows]
         slo = version.get("performance", {}).get("p95_latency_ms")
-        console.print(f"recent windows ({len(windows)}, {windows[0]['window_start'][:16]} .. {windows[-1]['window_end'][:16]}):",
-                      highlight=False)
-        console.print(f"  p95 latency  {sparkline(p95)}  {p95[0]:.0f} -> {p95[-1]:.0f} ms"
-                      + (f" (SLO {slo:g} ms)" if slo else ""), highlight=False)
+        lines.append(f"recent windows ({len(windows)}, {windows[0]['window_start'][:16]} .. {windows[-1]['window_end'][:16]}):")
+        lines.append(f"  p95 latency  {sparkline(p95)}  {p95[0]:.0f} -> {p95[-1]:.0f} ms" + (f" (SLO {slo:g} ms)" if slo else ""))
         shown = [r for r in rate if r is not None]
         if shown:
-            console.print(f"  error rate   {sparkline(rate)}  {shown[0]:.2%} -> {shown[-1]:.2%}", highlight=False)
-        console.print(f"  requests     {sparkline([w['requests'] for w in windows])}  "
-                      f"{windows[0]['requests']} -> {windows[-1]['requests']}", highlight=False)
+            lines.append(f"  error rate   {sparkline(rate)}  {shown[0]:.2%} -> {shown[-1]:.2%}")
+        lines.append(f"  requests     {sparkline([w['requests'] for w in windows])}  "
+                     f"{windows[0]['requests']} -> {windows[-1]['requests']}")
     if alerts:
-        console.print("active alerts:", highlight=False)
-        for a in alerts:
-            console.print(f"  #{a['id']} {a['severity']} {a['kind']} ({a['status']}): {a['message']}", highlight=False)
+        lines.append("active alerts:")
+        lines += [f"  #{a['id']} {a['severity']} {a['kind']} ({a['status']}): {a['message']}" for a in alerts]
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 def _register_show_hook() -> None:

@@ -139,14 +139,33 @@ def render(rows: Sequence[dict], *, fmt: str, columns: Sequence[tuple[str, str]]
         for row in rows:
             sys.stdout.write("\t".join(_cell(row.get(k)).replace("\t", " ") for k in keys) + "\n")
         return
-    from rich.table import Table
+    sys.stdout.write(format_columns([[_cell(row.get(k)) for k in keys] for row in rows], [h for _, h in columns],
+                                    title=title))
 
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
-    for _, header in columns:
-        table.add_column(header, overflow="fold")
+
+STATUS_COLOURS = {"APPROVED": "32", "DEPRECATED": "33", "RETIRED": "2", "REJECTED": "31", "TESTING": "36",
+                  "EXPERIMENTAL": "35", "critical": "31", "warning": "33", "pass": "32", "fail": "31"}
+
+
+def format_columns(rows: Sequence[Sequence[str]], headers: Sequence[str], *, title: str | None = None) -> str:
+    """Aligned plain-text columns, as kubectl and gh print lists: greppable,
+    and fast (rich's table layout cost ~80 ms per 50 rows, a third of a
+    `find`). Status words are coloured when stdout is a colour terminal."""
+    widths = [len(h) for h in headers]
     for row in rows:
-        table.add_row(*[_cell(row.get(k)) for k in keys])
-    out().print(table)
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    colour = colour_allowed(sys.stdout)
+    lines = [title] if title else []
+    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    for row in rows:
+        cells = []
+        for cell, width in zip(row, widths):
+            padded = cell.ljust(width)
+            code = STATUS_COLOURS.get(cell) if colour else None
+            cells.append(f"\x1b[{code}m{cell}\x1b[0m{padded[len(cell):]}" if code else padded)
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
 
 
 def output_format(json_flag: bool = False, csv_flag: bool = False, plain_flag: bool = False) -> str:

@@ -18,11 +18,15 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def current_revision(conn) -> str:
     """'empty', 'foreign' (tables but no alembic_version), or the revision id."""
-    names = set(inspect(conn).get_table_names())
-    if "alembic_version" not in names:
-        return "empty" if not names else "foreign"
-    row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-    return row[0] if row else "empty"
+    # the common case in one query; the inspector only when that table is missing
+    if conn.dialect.name == "sqlite":
+        found = conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")).first()
+    else:
+        found = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar() is not None or None
+    if found:
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        return row[0] if row else "empty"
+    return "foreign" if inspect(conn).get_table_names() else "empty"
 
 
 def alembic_config(conn=None):
