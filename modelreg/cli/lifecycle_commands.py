@@ -203,6 +203,7 @@ def resolve(
     residency: Optional[str] = typer.Option(None, "--residency"),
     key: Optional[str] = typer.Option(None, "--key", help="Caller key: picks stable or canary by a stable hash."),
     prerelease: bool = typer.Option(False, "--prerelease", help="Allow SemVer pre-releases."),
+    json_out: bool = typer.Option(False, "--json", help="JSON is the default; accepted for symmetry and field selection."),
 ) -> None:
     """The guide's getLatestApproved: the version an application should call, as JSON (exit 3: nothing fits).
 
