@@ -17,7 +17,7 @@ from modelreg import clock
 from modelreg.errors import Conflict, InvalidInput, NotFound, PolicyRefused
 from modelreg.lifecycle import require_transition
 from modelreg.manifest import SLUG
-from modelreg.store.tables import Advisory, BenchmarkRun, CheckResult, Model, ModelVersion
+from modelreg.store.tables import BenchmarkRun, CheckResult, Model, ModelVersion
 from modelreg.targets import parse_target
 
 if TYPE_CHECKING:
@@ -150,9 +150,10 @@ def unmet_gates(reg: "Registry", session, row: ModelVersion, actor: str) -> list
     return unmet
 
 
-def open_advisories(session, model_id: str, version: str) -> list[Advisory]:
+def open_advisories(session, model_id: str, version: str) -> list:
     """Open advisories whose PEP 440 range contains this version (the security gate)."""
     from modelreg.alerts.advisories import affects
+    from modelreg.store.monitoring_tables import Advisory
     rows = session.execute(select(Advisory).where(Advisory.model_id == model_id, Advisory.status == "open")).scalars()
     return [a for a in rows if affects(a.affected, version)]
 

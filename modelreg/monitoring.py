@@ -77,16 +77,8 @@ from modelreg.alerts import rules
 from modelreg.alerts.observations import LineError, parse_observations
 from modelreg.alerts.observations import Observation as ObservationWindow
 from modelreg.errors import Conflict, InvalidInput, NotFound
-from modelreg.store.tables import (
-    Advisory,
-    Alert,
-    AlertDelivery,
-    Baseline,
-    Model,
-    ModelVersion,
-    Observation,
-    RetirementNotice,
-)
+from modelreg.store.monitoring_tables import Advisory, Alert, AlertDelivery, Baseline, Observation
+from modelreg.store.tables import Model, ModelVersion, RetirementNotice
 from modelreg.targets import format_target, parse_model_id, parse_target
 from modelreg.views import alert_view
 

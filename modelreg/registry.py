@@ -20,8 +20,7 @@ from modelreg.lifecycle import STAGE_OF, STAGES, STATUSES, statuses_of_stage
 from modelreg.manifest import VersionSpec, check_slug, parse_manifest_document, parse_version_spec
 from modelreg.store import audit
 from modelreg.store.database import Database, Tx, dumps
-from modelreg.store.tables import (Alert, AuditEvent, BenchmarkRun, CheckResult, Model, ModelVersion, Observation,
-                                   VersionAttribute)
+from modelreg.store.tables import AuditEvent, BenchmarkRun, CheckResult, Model, ModelVersion, VersionAttribute
 from modelreg.targets import format_target
 from modelreg.views import alert_view, days_until, rollout_weight, version_view, window_view
 
@@ -522,6 +521,7 @@ SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 def recent_windows(session, model_id: str, version: str, limit: int = 24) -> list[dict[str, Any]]:
     """The latest `limit` observation windows of a version, oldest first."""
+    from modelreg.store.monitoring_tables import Observation
     rows = list(session.execute(select(Observation).where(Observation.model_id == model_id, Observation.version == version)
                                 .order_by(Observation.window_end.desc(), Observation.window_start.desc()).limit(limit)).scalars())
     rows.reverse()
@@ -530,6 +530,7 @@ def recent_windows(session, model_id: str, version: str, limit: int = 24) -> lis
 
 def active_alerts(session, model_id: str, version: str) -> list[dict[str, Any]]:
     """Open and acked alerts of one version, most severe first."""
+    from modelreg.store.monitoring_tables import Alert
     rows = session.execute(select(Alert).where(Alert.model_id == model_id, Alert.version == version,
                                                Alert.status != "resolved")).scalars()
     return [alert_view(a) for a in sorted(rows, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), a.id))]

@@ -99,8 +99,8 @@ from modelreg.lifecycle import STATUSES, TRANSITIONS
 from modelreg.manifest import SLUG, parse_version_spec
 from modelreg.semver import SemVer
 from modelreg.store.database import dumps
-from modelreg.store.tables import (Advisory, BenchmarkRun, CheckResult, Model, ModelVersion, RetirementNotice,
-                                   VersionAttribute)
+from modelreg.store.monitoring_tables import Advisory
+from modelreg.store.tables import BenchmarkRun, CheckResult, Model, ModelVersion, RetirementNotice, VersionAttribute
 from modelreg.targets import parse_target
 
 if TYPE_CHECKING:

@@ -134,7 +134,7 @@ def crash_register(url: str, tmp: Path, kills: int, rng: random.Random, size: in
         if window is None:  # calibrate: how long a whole run takes here
             window = timed(args, env)
             continue
-        rc = kill_at(args, rng.uniform(0.35, 1.1) * window, env)
+        rc = kill_at(args, rng.uniform(0.2, 0.95) * window, env)
         integrity_ok(url)
         count = scalar(url, "SELECT count(*) FROM model_version WHERE model_id = :m", m=model)
         events = scalar(url, "SELECT count(*) FROM audit_event WHERE action = 'register' AND target LIKE :p", p=f"{model}@%")
@@ -188,7 +188,7 @@ def crash_sweep(template_url: str, tmp: Path, kills: int, rng: random.Random, si
                 window = timed(args, env)
                 assert scalar(url, "SELECT count(*) FROM model_version WHERE status = 'RETIRED'") == size
                 continue
-            rc = kill_at(args, rng.uniform(0.35, 1.1) * window, env)
+            rc = kill_at(args, rng.uniform(0.2, 0.95) * window, env)
             integrity_ok(url)
             retired = scalar(url, "SELECT count(*) FROM model_version WHERE status = 'RETIRED'")
             events = scalar(url, "SELECT count(*) FROM audit_event WHERE action = 'retire'")
@@ -222,7 +222,7 @@ def crash_promote(url: str, tmp: Path, kills: int, rng: random.Random) -> Counte
     tally: Counter = Counter()
     window = timed(["promote", targets[0]], env)
     for target in targets[1:]:
-        rc = kill_at(["promote", target], rng.uniform(0.35, 1.1) * window, env)
+        rc = kill_at(["promote", target], rng.uniform(0.2, 0.95) * window, env)
         integrity_ok(url)
         status = scalar(url, "SELECT status FROM model_version WHERE model_id = 'prom' AND version = :v", v=target.split("@")[1])
         events = scalar(url, "SELECT count(*) FROM audit_event WHERE action = 'promote' AND target = :t", t=target)

@@ -57,7 +57,7 @@ def build_history(registry, cli):
     replacement and notices, a retirement, a rejection, fallbacks, an advisory."""
     from modelreg.manifest import load_manifest_file
     from conftest import GUIDE_MANIFEST
-    from modelreg.store.tables import Advisory
+    from modelreg.store.monitoring_tables import Advisory
 
     registry.register_many(load_manifest_file(str(GUIDE_MANIFEST)))
     approve(registry, "ms-standard@2.0.0")

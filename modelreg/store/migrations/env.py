@@ -3,7 +3,7 @@
 
 from alembic import context
 
-from modelreg.store import tables
+from modelreg.store import monitoring_tables, tables  # noqa: F401  (both register on the metadata)
 
 connection = context.config.attributes.get("connection")
 if connection is None:
