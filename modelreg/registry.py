@@ -25,6 +25,7 @@ from modelreg.targets import format_target
 from modelreg.views import alert_view, days_until, rollout_weight, version_view, window_view
 
 CHUNK = 500
+BROAD_MATCH = 2000  # above this many matches, find pages by walking versions in order
 
 
 def now_stamp() -> str:
@@ -179,7 +180,10 @@ class Registry:
                 session.execute(update(Model).where(Model.model_id.in_(part)).values(row_version=Model.row_version + 1))
             return [s.target for s in specs]
 
-        return self.write(work)
+        targets = self.write(work)
+        if len(specs) >= 1000:
+            self.db.refresh_statistics()
+        return targets
 
     # -- reading ---------------------------------------------------------
     def _checks_for(self, session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, dict]]:
@@ -288,14 +292,16 @@ class Registry:
             statuses = [s for s in statuses_of_stage(stage) if statuses is None or s in statuses]
         if statuses is None and not include_retired:
             statuses = [s for s in STATUSES if s not in ("RETIRED", "REJECTED")]
-        query = version_query(provider=provider, capabilities=capabilities, domain=domain, residency=residency,
-                              model=model, statuses=statuses, max_p95=max_p95, max_cost=max_cost)
+        filters = dict(provider=provider, capabilities=capabilities, domain=domain, residency=residency,
+                       model=model, statuses=statuses, max_p95=max_p95, max_cost=max_cost)
+        query = version_query(**filters)
         if limit is not None and limit < 0:
             raise InvalidInput("--limit takes a non-negative number (0: no limit)")
 
         def read(session):
             total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            ordered = query.order_by(ModelVersion.model_id, ModelVersion.version_key.desc())
+            page = version_query(**filters, walk_in_order=True) if limit and total > BROAD_MATCH else query
+            ordered = page.order_by(ModelVersion.model_id, ModelVersion.version_key.desc())
             if limit:
                 ordered = ordered.limit(limit)
             rows = list(session.execute(ordered).scalars())
@@ -478,9 +484,12 @@ class Registry:
 
 
 def version_query(*, provider=None, capabilities: Iterable[str] = (), domain=None, residency=None, model=None,
-                  statuses: list[str] | None = None, max_p95=None, max_cost=None):
+                  statuses: list[str] | None = None, max_p95=None, max_cost=None, walk_in_order: bool = False):
     """SELECT of versions matching every filter; capability, domain and
-    residency lookups go through the indexed version_attribute table."""
+    residency lookups go through the indexed version_attribute table: joined
+    (best when they are selective), or as EXISTS probes when `walk_in_order`
+    (best for a page of a broad match: the database walks versions in display
+    order and stops at the limit instead of sorting every match)."""
     caps = sorted({check_slug("--capability", c) for c in capabilities})
     query = select(ModelVersion)
     conditions = []
@@ -508,6 +517,11 @@ def version_query(*, provider=None, capabilities: Iterable[str] = (), domain=Non
     if residency is not None:
         attr_filters.append(("residency", check_slug("--residency", residency)))
     for kind, value in attr_filters:
+        if walk_in_order:
+            conditions.append(select(VersionAttribute.model_id).where(
+                VersionAttribute.kind == kind, VersionAttribute.value == value,
+                VersionAttribute.model_id == ModelVersion.model_id, VersionAttribute.version == ModelVersion.version).exists())
+            continue
         alias = select(VersionAttribute.model_id, VersionAttribute.version).where(
             VersionAttribute.kind == kind, VersionAttribute.value == value).subquery()
         query = query.join(alias, and_(alias.c.model_id == ModelVersion.model_id, alias.c.version == ModelVersion.version))

@@ -236,6 +236,16 @@ class Database:
                 time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
         raise DatabaseError(f"database busy: gave up after {WRITE_ATTEMPTS} attempts: {describe(last, self.url)}")
 
+    def refresh_statistics(self) -> None:
+        """After a bulk load, let SQLite's planner see the new shape of the
+        data (bounded work); PostgreSQL's autovacuum does this on its own."""
+        if not self.is_sqlite:
+            return
+        with self.write_engine.connect() as conn:
+            with conn.begin():
+                conn.exec_driver_sql("PRAGMA analysis_limit = 1000")  # sampled: milliseconds at 100k versions
+                conn.exec_driver_sql("ANALYZE")
+
     def dispose(self) -> None:
         self.engine.dispose()
 

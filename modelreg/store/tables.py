@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 TS = 27  # len("2026-11-27T05:28:46.000000Z")
@@ -32,6 +32,8 @@ class ModelVersion(SQLModel, table=True):
     __table_args__ = (
         Index("ix_model_version_status", "status"),
         Index("ix_model_version_model_key", "model_id", "version_key"),
+        Index("ix_model_version_cover", "model_id", "version", "status"),  # revision 0003
+        Index("ix_model_version_display", "model_id", text("version_key DESC")),  # revision 0003
     )
     model_id: str = Field(primary_key=True, foreign_key="model.model_id", max_length=64)
     version: str = Field(primary_key=True, max_length=128)

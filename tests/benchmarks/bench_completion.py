@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_registry_scale import CLI, Backend, backends, build_registry, cli_env, print_table, time_commands  # noqa: E402
+from bench_registry_scale import compile_package, CLI, Backend, backends, build_registry, cli_env, print_table, time_commands  # noqa: E402
 
 WIRED = ("import inspect\n"
          "from modelreg.cli import main, registry_commands as rc\n"
@@ -43,6 +43,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
     args = parser.parse_args()
+    compile_package()
     misses = 0
     for kind in backends(args.backend):
         home = Path(tempfile.mkdtemp(prefix="modelreg-bench-tab-"))

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_registry_scale import (CLI, Backend, backends, build_registry, cli_env, print_table,  # noqa: E402
+from bench_registry_scale import compile_package, (CLI, Backend, backends, build_registry, cli_env, print_table,  # noqa: E402
                                   time_commands)
 
 TODAY = "2026-03-01"
@@ -80,6 +80,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
     args = parser.parse_args()
+    compile_package()
     misses = 0
     for kind in backends(args.backend):
         home = Path(tempfile.mkdtemp(prefix="modelreg-bench-sweep-"))
