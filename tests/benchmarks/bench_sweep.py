@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_registry_scale import compile_package, (CLI, Backend, backends, build_registry, cli_env, print_table,  # noqa: E402
+from bench_registry_scale import (compile_package, CLI, Backend, backends, build_registry, cli_env, print_table,  # noqa: E402
                                   time_commands)
 
 TODAY = "2026-03-01"
