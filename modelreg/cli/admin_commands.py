@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from modelreg.cli import app, load_config, open_registry, options
-from modelreg.cli.output import emit_json, message, render
+from modelreg.cli.output import emit_json, message, output_format, render
 
 db_app = typer.Typer(help="Schema migrations (alembic).\n\nExample: modelreg db upgrade", no_args_is_help=True, rich_markup_mode=None)
 config_app = typer.Typer(help="Settings: flag > env > file > default.\n\nExample: modelreg config show", no_args_is_help=True, rich_markup_mode=None)
@@ -62,13 +62,14 @@ def db_status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")
 
 
 @config_app.command("show")
-def config_show(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+def config_show(ctx: typer.Context, json_out: bool = typer.Option(False, "--json"),
+                plain: bool = typer.Option(False, "--plain", help="Tab-separated, no header.")) -> None:
     """Print each effective setting and where it came from.
 
     Example: modelreg config show
     """
     rows = load_config(ctx).shown()
-    render(rows, fmt="json" if json_out else "table", columns=[("key", "KEY"), ("value", "VALUE"), ("source", "SOURCE")])
+    render(rows, fmt=output_format(json_out, False, plain), columns=[("key", "KEY"), ("value", "VALUE"), ("source", "SOURCE")])
 
 
 @config_app.command("set")

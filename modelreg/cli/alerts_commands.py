@@ -155,18 +155,19 @@ def list_alerts(
     model: Optional[str] = typer.Option(None, "--model", help="Only this model's alerts."),
     json_out: bool = typer.Option(False, "--json"),
     csv_out: bool = typer.Option(False, "--csv"),
+    plain: bool = typer.Option(False, "--plain", help="Tab-separated, no header."),
 ) -> None:
     """List alerts, most severe and most recent first.
 
     Example: modelreg alerts list --severity critical --json
     """
-    fmt = output_format(json_out, csv_out)
+    fmt = output_format(json_out, csv_out, plain)
     with open_registry(ctx) as reg:
         rows = reg.list_alerts(status=status, severity=severity, model=model)
     if fmt == "table" and not rows:
         message("no alerts match")
         return
-    render(_with_target(rows) if fmt == "table" else rows, fmt=fmt,
+    render(_with_target(rows) if fmt in ("table", "plain") else rows, fmt=fmt,
            columns=CSV_COLUMNS if fmt == "csv" else ALERT_COLUMNS, json_rows=rows)
 
 

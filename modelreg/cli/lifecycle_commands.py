@@ -9,7 +9,7 @@ import typer
 
 from modelreg.cli import app, open_registry
 from modelreg.cli.complete_targets import complete_model, complete_target
-from modelreg.cli.output import emit_json, message, render
+from modelreg.cli.output import emit_json, message, output_format, render
 
 
 @app.command(rich_help_panel="2-3. Evaluation, security & compliance review")
@@ -169,7 +169,8 @@ def fallback_set(ctx: typer.Context, model_id: str = typer.Argument(..., metavar
 
 @fallback_app.command("show")
 def fallback_show(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model),
-                  json_out: bool = typer.Option(False, "--json")) -> None:
+                  json_out: bool = typer.Option(False, "--json"),
+                  plain: bool = typer.Option(False, "--plain", help="Tab-separated, no header.")) -> None:
     """Show MODEL's fallbacks and what each resolves to now.
 
     Example: modelreg fallback show ms-advanced-reasoning
@@ -179,7 +180,7 @@ def fallback_show(ctx: typer.Context, model_id: str = typer.Argument(..., metava
     if json_out:
         emit_json(result)
     else:
-        render(result["fallbacks"], fmt="table", columns=[("target", "TARGET"), ("resolves_to", "RESOLVES TO"), ("status", "STATUS")])
+        render(result["fallbacks"], fmt=output_format(False, False, plain), columns=[("target", "TARGET"), ("resolves_to", "RESOLVES TO"), ("status", "STATUS")])
 
 
 @fallback_app.command("clear")
