@@ -277,19 +277,10 @@ def parse_manifest_document(document: Any, source: str) -> list[VersionSpec]:
 
 
 def load_manifest_file(path: str) -> list[VersionSpec]:
+    from modelreg.textfile import read_text
+
     file = Path(path)
-    try:
-        raw = file.read_bytes() if path != "-" else __import__("sys").stdin.buffer.read()
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path}: is a directory, expected a TOML or JSON manifest") from None
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text") from None
+    text = read_text(path, "a TOML or JSON manifest")
     as_json = file.suffix.lower() == ".json" or (file.suffix.lower() != ".toml" and text.lstrip().startswith(("{", "[")))
     try:
         document = json.loads(text) if as_json else tomllib.loads(text)

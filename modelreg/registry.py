@@ -8,7 +8,7 @@ events and retries on contention.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Iterable
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -21,7 +21,6 @@ from modelreg.manifest import VersionSpec, check_slug, parse_manifest_document, 
 from modelreg.store import audit
 from modelreg.store.database import Database, Tx, dumps
 from modelreg.store.tables import AuditEvent, BenchmarkRun, CheckResult, Model, ModelVersion, VersionAttribute
-from modelreg.targets import format_target
 from modelreg.views import alert_view, days_until, rollout_weight, version_view, window_view
 
 CHUNK = 500

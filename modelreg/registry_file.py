@@ -82,13 +82,10 @@ nothing is written and the plan lists every refusal with its reason):
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
@@ -259,38 +256,6 @@ def to_toml(doc: dict[str, Any]) -> str:
     header = ("# modelreg registry export (format 1). Apply with `modelreg import FILE`;\n"
               "# compare with `modelreg diff FILE`.\n")
     return header + tomli_w.dumps(doc)
-
-
-def write_atomically(path: str, content: str) -> None:
-    """Write via a temporary file in the same directory and rename over the target."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot write: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.chmod(tmp, target.stat().st_mode & 0o777)
-        except FileNotFoundError:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise InvalidInput(f"{path}: cannot write: {exc.strerror}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # -- reading a file: validation into the canonical document ------------------------
@@ -572,19 +537,9 @@ def parse_document(raw: Any, source: str = "file") -> dict[str, Any]:
 
 def read_file(path: str) -> dict[str, Any]:
     """Read and validate a registry file ('-' for stdin)."""
-    import sys
-    try:
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path}: is a directory, expected a registry file (TOML)") from None
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        content = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text") from None
+    from modelreg.textfile import read_text
+
+    content = read_text(path, "a registry file (TOML)")
     try:
         raw = tomllib.loads(content)
     except tomllib.TOMLDecodeError as exc:
@@ -1097,7 +1052,6 @@ class _Importer:
     def transition(self, row: ModelVersion, e: dict) -> str:
         from modelreg.governance import _production_default, latest_checks, unmet_gates
         from modelreg.registry import lock_model
-        target = f"{row.model_id}@{row.version}"
         model = lock_model(self.session, row.model_id)
         now, actor = self.tx.now, self.tx.actor
         old, new = row.status, e["status"]

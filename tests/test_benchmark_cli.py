@@ -5,7 +5,7 @@ import os
 import pytest
 
 from bench_servers import ServerThread, closed_port_url
-from conftest import as_actor, run_cli
+from conftest import as_actor
 
 TARGET = "chat@1.0.0"
 

@@ -9,7 +9,6 @@ import json
 import os
 from collections import Counter
 
-import pytest
 from sqlalchemy import create_engine, text
 
 import load_worker as lw

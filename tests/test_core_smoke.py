@@ -1,6 +1,6 @@
 """The guide's walkthrough on both backends, through the CLI."""
 
-from conftest import GUIDE_MANIFEST, run_cli
+from conftest import GUIDE_MANIFEST
 
 
 def test_guide_walkthrough(cli):

@@ -20,7 +20,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from conftest import drop_pg_database, pass_all_checks, pg_database_url, run_cli

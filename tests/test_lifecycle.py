@@ -2,8 +2,8 @@
 
 import pytest
 
-from conftest import GUIDE_MANIFEST, approve, as_actor, pass_all_checks, run_cli
-from modelreg.errors import Conflict, InvalidInput, NotFound, PolicyRefused
+from conftest import approve, as_actor, pass_all_checks, run_cli
+from modelreg.errors import Conflict, NotFound
 
 ADV = "ms-advanced-reasoning@3.0.1"
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import GUIDE_MANIFEST, run_cli
+from conftest import GUIDE_MANIFEST
 
 FLAGS = ["register", "ms-standard", "--version", "2.1.0", "--provider", "mindstudio", "--capability", "text-generation",
          "--capability", "summarization", "--param", "temperature=0.5:0..1", "--param", "tokens=1024:max=2048",

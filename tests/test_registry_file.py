@@ -11,7 +11,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import approve, as_actor, drop_pg_database, pass_all_checks, pg_database_url, run_cli
+from conftest import approve, drop_pg_database, pass_all_checks, pg_database_url, run_cli
 from modelreg.registry import now_stamp
 
 ADV = "ms-advanced-reasoning@3.0.1"

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from typing import Any, Iterable
 
 from modelreg.alerts.rules import SEVERITIES, parse_severity
@@ -142,35 +141,8 @@ def render(rows: list[dict]) -> str:
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically (same-directory temp file + os.replace), mode 0644."""
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(directory):
-        raise InvalidInput(f"cannot write {target}: directory {directory} does not exist")
-    try:
-        fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(target) + ".", suffix=".tmp")
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), 0o644)
-        os.replace(temp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise InvalidInput(f"cannot write {target}: {exc.strerror or exc}") from None
-        raise
-    try:  # make the rename durable; best effort (not every filesystem allows it)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    """Replace ``path`` with ``text`` atomically, mode 0644 (the node exporter
+    reads it as another user)."""
+    from modelreg.textfile import write_atomic as write
+
+    write(path, text, mode=0o644)

@@ -20,7 +20,6 @@ import asyncio
 import math
 import signal
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelreg.cli import app, load_config, open_registry, options
+from modelreg.cli import app, load_config, open_registry
 from modelreg.cli.output import emit_json, message, output_format, render
 
 db_app = typer.Typer(help="Schema migrations (alembic).\n\nExample: modelreg db upgrade", no_args_is_help=True, rich_markup_mode=None)

@@ -42,23 +42,6 @@ def _with_target(rows: list[dict]) -> list[dict]:
             for r in rows]
 
 
-def _read_input(source: str) -> str:
-    from modelreg.errors import InvalidInput
-
-    try:
-        if source == "-":
-            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
-        else:
-            with open(source, "rb") as handle:
-                data = handle.read()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {source}: {exc.strerror or exc}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{source} is not UTF-8 text (byte {exc.start})") from None
-
-
 @alerts_app.command("ingest")
 def ingest(
     ctx: typer.Context,
@@ -79,7 +62,8 @@ def ingest(
 
     if fmt not in ("auto", "jsonl", "json", "csv"):
         raise InvalidInput(f"invalid --format {fmt!r}: expected auto, jsonl or csv")
-    text = _read_input(source)
+    from modelreg.textfile import read_text
+    text = read_text(source, "a JSON lines or CSV file of observation windows")
     with open_registry(ctx) as reg:
         result = reg.ingest_observations(text, fmt=fmt, strict=strict)
     name = "stdin" if source == "-" else source

@@ -46,7 +46,6 @@ def benchmark(
 
     Example: modelreg benchmark ms-advanced-reasoning@3.0.1 --requests 200 --concurrency 8
     """
-    from modelreg import clock
     from modelreg.bench import BenchmarkSettings, evaluate_slo, run_benchmark
     from modelreg.errors import ExitCode, InvalidInput
     from modelreg.targets import parse_target

@@ -35,7 +35,8 @@ def export_(
     if file is None or file == "-":
         sys.stdout.write(content)
         return
-    registry_file.write_atomically(file, content)
+    from modelreg.textfile import write_atomic
+    write_atomic(file, content)
     versions = sum(len(m["versions"]) for m in doc["models"].values())
     message(f"wrote {file}: {len(doc['models'])} model(s), {versions} version(s)")
 
