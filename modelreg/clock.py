@@ -30,6 +30,14 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def stamp(moment: datetime) -> str:
+    """The schema's fixed-width UTC text (2026-11-27T05:28:46.000000Z): sorts as
+    text and hashes identically on both backends."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def isoformat(moment: datetime | None) -> str | None:
     if moment is None:
         return None

@@ -65,8 +65,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Iterable
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
 
@@ -77,6 +77,7 @@ from modelreg.alerts import rules
 from modelreg.alerts.observations import LineError, parse_observations
 from modelreg.alerts.observations import Observation as ObservationWindow
 from modelreg.errors import Conflict, InvalidInput, NotFound
+from modelreg.registry import chunks
 from modelreg.store.monitoring_tables import Advisory, Alert, AlertDelivery, Baseline, Observation
 from modelreg.store.tables import Model, ModelVersion, RetirementNotice
 from modelreg.targets import format_target, parse_model_id, parse_target
@@ -91,7 +92,6 @@ ALERT_STATUSES = ("open", "acked", "resolved")
 MAX_DB_INT = 2**31 - 1  # observation.requests / errors are INTEGER columns
 LEASE_S = 600  # a delivery claimed longer ago than this is taken over
 RETIREMENT_WARNING_DAYS = 7
-CHUNK = 500
 ALERT_KEYS = ("id", "kind", "severity", "status", "model_id", "version", "message", "first_seen", "last_seen")
 ADVISORY_ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
 
@@ -101,18 +101,6 @@ for _name in ("httpx", "httpcore"):  # request lines may carry URLs with tokens;
 
 
 # ---------------------------------------------------------------- helpers
-
-def stamp(moment: datetime) -> str:
-    """A datetime as the schema's fixed-width UTC text (sorts as text)."""
-    m = moment.astimezone(timezone.utc) if moment.tzinfo else moment
-    return (f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
-            f"{m.microsecond:06d}Z")
-
-
-def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
 
 def _window(row: Observation) -> ObservationWindow:
     return ObservationWindow(
@@ -165,7 +153,7 @@ def ingest(reg: "Registry", text: str, *, fmt: str = "auto", strict: bool = Fals
         model_ids = sorted({o.model_id for _, o in parsed})
         known_models: set[str] = set()
         known_versions: set[tuple[str, str]] = set()
-        for part in _chunks(model_ids):
+        for part in chunks(model_ids):
             known_models.update(session.execute(select(Model.model_id).where(Model.model_id.in_(part))).scalars())
         by_model: dict[str, set[str]] = {}
         for _, o in parsed:
@@ -173,7 +161,7 @@ def ingest(reg: "Registry", text: str, *, fmt: str = "auto", strict: bool = Fals
         for mid, versions in by_model.items():
             if mid not in known_models:
                 continue
-            for part in _chunks(sorted(versions)):
+            for part in chunks(sorted(versions)):
                 for ver in session.execute(select(ModelVersion.version).where(
                         ModelVersion.model_id == mid, ModelVersion.version.in_(part))).scalars():
                     known_versions.add((mid, ver))
@@ -198,8 +186,8 @@ def ingest(reg: "Registry", text: str, *, fmt: str = "auto", strict: bool = Fals
         new_rows: list[dict] = []
         for (mid, ver), windows in sorted(per_version.items()):
             existing: dict[tuple[str, str], Observation] = {}
-            starts = sorted({stamp(o.window_start) for o in windows})
-            for part in _chunks(starts):
+            starts = sorted({clock.stamp(o.window_start) for o in windows})
+            for part in chunks(starts):
                 for row in session.execute(select(Observation).where(
                         Observation.model_id == mid, Observation.version == ver,
                         Observation.window_start.in_(part))).scalars():
@@ -209,7 +197,7 @@ def ingest(reg: "Registry", text: str, *, fmt: str = "auto", strict: bool = Fals
                 values = {"requests": o.requests, "errors": o.errors, "latency_avg_ms": o.latency_avg_ms,
                           "latency_p95_ms": o.latency_p95_ms, "cost_usd": o.cost_usd,
                           "sample": json.dumps(o.sample, separators=(",", ":")) if o.sample is not None else None}
-                ws, we = stamp(o.window_start), stamp(o.window_end)
+                ws, we = clock.stamp(o.window_start), clock.stamp(o.window_end)
                 row = existing.get((ws, we))
                 if row is None:
                     new_rows.append({"model_id": mid, "version": ver, "window_start": ws, "window_end": we,
@@ -227,9 +215,9 @@ def ingest(reg: "Registry", text: str, *, fmt: str = "auto", strict: bool = Fals
             if added_here or updated_here:
                 tx.audit("observations.ingest", f"{mid}@{ver}", None, {
                     "added": added_here, "updated": updated_here,
-                    "from": min(stamp(o.window_start) for o in windows),
-                    "to": max(stamp(o.window_end) for o in windows)})
-        for part in _chunks(new_rows, 1000):
+                    "from": min(clock.stamp(o.window_start) for o in windows),
+                    "to": max(clock.stamp(o.window_end) for o in windows)})
+        for part in chunks(new_rows, 1000):
             session.execute(insert(Observation), part)
         return {"kept": kept, "updated": updated, "duplicates": duplicates, "skipped": len(bad),
                 "errors": [{"line": e.line, "message": e.message} for e in bad],
@@ -291,7 +279,7 @@ def baseline_sample(session, row: ModelVersion, latest: ObservationWindow, tx=No
     stored = session.get(Baseline, (row.model_id, row.version))
     if stored is not None:
         return json.loads(stored.sample)
-    found = _observed_baseline(session, row, stamp(latest.window_start))
+    found = _observed_baseline(session, row, clock.stamp(latest.window_start))
     if found is None:
         return None
     values, used, first, last = found
@@ -683,7 +671,7 @@ def deliver_pending(reg: "Registry", *, timeout: float = 5.0, attempts: int = 3,
     hooks = {h.url: h for h in reg.config.webhooks}
     if not hooks:
         return {"delivered": 0, "failed": 0, "results": []}
-    cutoff = stamp(clock.now() - timedelta(seconds=LEASE_S))
+    cutoff = clock.stamp(clock.now() - timedelta(seconds=LEASE_S))
 
     def claim(tx):
         rows = list(tx.session.execute(select(AlertDelivery).where(

@@ -29,7 +29,7 @@ BROAD_MATCH = 2000  # above this many matches, find pages by walking versions in
 
 def now_stamp() -> str:
     """The clock as fixed-width UTC text (sorts as text)."""
-    return clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return clock.stamp(clock.now())
 
 
 def today() -> date:

@@ -104,7 +104,6 @@ if TYPE_CHECKING:
     from modelreg.registry import Registry
 
 FORMAT = 1
-TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 MAX_TEXT = 4000
 APPROVED_ONCE = ("APPROVED", "DEPRECATED", "RETIRED")
 
@@ -304,7 +303,7 @@ class _Reader:
                 raise self.fail(where, f"expected an ISO 8601 time such as 2026-03-01T12:00:00Z, got {self.show(value)}") from None
         else:
             raise self.fail(where, f"expected an ISO 8601 time such as 2026-03-01T12:00:00Z, got {self.show(value)}")
-        return moment.astimezone(timezone.utc).strftime(TS_FORMAT)
+        return clock.stamp(moment)
 
     def day(self, where: list[str], value: Any) -> str:
         if isinstance(value, date) and not isinstance(value, datetime):

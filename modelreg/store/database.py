@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
@@ -115,9 +115,6 @@ class Tx:
 
     def audit(self, action: str, target: str, before: Any = None, after: Any = None) -> None:
         self.events.add(self.now, self.actor, action, target, before, after)
-
-    def execute(self, statement, params=None):
-        return self.session.execute(statement, params) if params is not None else self.session.execute(statement)
 
 
 class Database:
@@ -253,10 +250,3 @@ class Database:
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
-
-def loads(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
-
-
-def table_names(conn) -> set[str]:
-    return set(inspect(conn).get_table_names())
