@@ -184,6 +184,39 @@ class Mixed:
 
 
 # -- read-then-write counter (the BEGIN IMMEDIATE regression guard) ------------------------------
+def make_counter_db(path: Path) -> None:
+    """A WAL-mode SQLite file with one counter row at 0, for `counter`."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+    conn.execute("INSERT INTO counter VALUES (1, 0)")
+    conn.commit()
+    conn.close()
+
+
+def counter_guard(tmp: Path, workers: int, seconds: float) -> dict:
+    """Run the read-then-write counter from `workers` processes, with plain
+    deferred BEGIN and with modelreg's Database.write; per mode: updates done,
+    errors, retries, the messages seen and the final counter value."""
+    import sqlite3
+
+    out = {}
+    for mode in ("deferred", "project"):
+        path = tmp / f"guard-{mode}.db"
+        make_counter_db(path)
+        procs = spawn("counter", tmp / f"guard-{mode}-sync", workers, tmp / f"guard-{mode}-logs",
+                      extra=["--seconds", str(seconds), "--mode", mode, "--db", str(path)])
+        results = release(tmp / f"guard-{mode}-sync", procs)
+        rows = read_logs(tmp / f"guard-{mode}-logs")
+        final = sqlite3.connect(path).execute("SELECT v FROM counter").fetchone()[0]
+        out[mode] = {"done": sum(r["done"] for r in rows), "errors": sum(r["errors"] for r in rows),
+                     "retries": sum(r["retries"] for r in rows), "messages": [m for r in rows for m in r["messages"]],
+                     "final": final, "worker_failures": [err for code, err in results if code]}
+    return out
+
+
 def counter(path: str, mode: str, seconds: float, log) -> None:
     """Increment a counter by reading it and writing it back, as fast as
     possible. mode 'deferred': plain BEGIN on a raw sqlite3 connection with a
@@ -227,8 +260,8 @@ def counter(path: str, mode: str, seconds: float, log) -> None:
         deadline = time.monotonic() + seconds
 
         def work(tx):
-            value = tx.execute(text("SELECT v FROM counter WHERE id = 1")).scalar_one()
-            tx.execute(text("UPDATE counter SET v = :v WHERE id = 1"), {"v": value + 1})
+            value = tx.session.execute(text("SELECT v FROM counter WHERE id = 1")).scalar_one()
+            tx.session.execute(text("UPDATE counter SET v = :v WHERE id = 1"), {"v": value + 1})
 
         while time.monotonic() < deadline:
             try:

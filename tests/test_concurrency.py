@@ -201,24 +201,8 @@ def test_regression_guard_deferred_begin_surfaces_lock_errors(tmp_path):
     """The same read-then-write load from 8 processes: plain BEGIN (deferred)
     fails with "database is locked" whatever the busy timeout; modelreg's
     Database (BEGIN IMMEDIATE) surfaces none and loses no update."""
-    import sqlite3
-    tallies = {}
-    for mode in ("deferred", "project"):
-        path = tmp_path / f"{mode}.db"
-        conn = sqlite3.connect(path)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
-        conn.execute("INSERT INTO counter VALUES (1, 0)")
-        conn.commit()
-        conn.close()
-        procs = lw.spawn("counter", tmp_path / f"{mode}-sync", 8, tmp_path / f"{mode}-logs",
-                         extra=["--seconds", "1.5", "--mode", mode, "--db", str(path)])
-        results = lw.release(tmp_path / f"{mode}-sync", procs)
-        assert all(code == 0 for code, _ in results), results
-        rows = lw.read_logs(tmp_path / f"{mode}-logs")
-        final = sqlite3.connect(path).execute("SELECT v FROM counter").fetchone()[0]
-        tallies[mode] = {"done": sum(r["done"] for r in rows), "errors": sum(r["errors"] for r in rows),
-                         "messages": [m for r in rows for m in r["messages"]], "final": final}
+    tallies = lw.counter_guard(tmp_path, 8, 1.5)
+    assert not tallies["deferred"]["worker_failures"] and not tallies["project"]["worker_failures"], tallies
     deferred, project = tallies["deferred"], tallies["project"]
     assert deferred["errors"] > 0, deferred  # the harness provokes the failure...
     assert any("database is locked" in m for m in deferred["messages"]), deferred

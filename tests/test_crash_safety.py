@@ -166,7 +166,7 @@ def prepare_due(url: str, size: int = DUE) -> None:
     reg.register_many([parse_version_spec(_spec(m, v, "due")) for m, v in targets])
 
     def deprecate_all(tx):  # fixture: one transaction through the audited write path
-        tx.execute(update(ModelVersion).where(ModelVersion.provider == "due").values(
+        tx.session.execute(update(ModelVersion).where(ModelVersion.provider == "due").values(
             status="DEPRECATED", deprecated_at=tx.now, deprecated_by=tx.actor, deprecation_reason="fixture",
             retire_on="2020-01-01", status_changed_at=tx.now))
         for m, v in targets:

@@ -14,7 +14,6 @@ instead. Target (issue 7): a TAB at most 0.5x the floor, warm and cold.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_registry_scale import compile_package, CLI, Backend, backends, build_registry, cli_env, print_table, time_commands  # noqa: E402
+from bench_registry_scale import compile_package, scale_arguments, CLI, Backend, backends, build_registry, cli_env, print_table, time_commands  # noqa: E402
 
 WIRED = ("import inspect\n"
          "from modelreg.cli import main, registry_commands as rc\n"
@@ -38,10 +37,7 @@ def tab_env(env: dict, words: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--versions", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
+    parser = scale_arguments(__doc__.split("\n\n")[0])
     args = parser.parse_args()
     compile_package()
     misses = 0

@@ -83,26 +83,9 @@ def mixed(backend: str, tmp: Path) -> dict:
 
 
 def guard(tmp: Path) -> dict:
-    import sqlite3
-
     import load_worker as lw
-    out = {}
-    for mode in ("deferred", "project"):
-        path = tmp / f"guard-{mode}.db"
-        conn = sqlite3.connect(path)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
-        conn.execute("INSERT INTO counter VALUES (1, 0)")
-        conn.commit()
-        conn.close()
-        procs = lw.spawn("counter", tmp / f"g-{mode}-sync", WORKERS, tmp / f"g-{mode}-logs",
-                         extra=["--seconds", "5", "--mode", mode, "--db", str(path)])
-        lw.release(tmp / f"g-{mode}-sync", procs)
-        rows = lw.read_logs(tmp / f"g-{mode}-logs")
-        final = sqlite3.connect(path).execute("SELECT v FROM counter").fetchone()[0]
-        out[mode] = {"done": sum(r["done"] for r in rows), "errors": sum(r["errors"] for r in rows),
-                     "retries": sum(r["retries"] for r in rows), "final": final}
-    return out
+    return {mode: {k: v for k, v in tally.items() if k in ("done", "errors", "retries", "final")}
+            for mode, tally in lw.counter_guard(tmp, WORKERS, 5).items()}
 
 
 def crashes(backend: str, tmp: Path) -> dict:

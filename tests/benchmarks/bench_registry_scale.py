@@ -277,6 +277,16 @@ def backends(choice: str) -> list[str]:
     return ["sqlite"] + (["postgres"] if have_pg else [])
 
 
+def scale_arguments(description: str, *, runs: int = 7) -> argparse.ArgumentParser:
+    """The options every figures script at scale shares."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--versions", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all",
+                        help="all: SQLite, plus PostgreSQL when MODELREG_TEST_PG_URL is set")
+    return parser
+
+
 def compile_package() -> None:
     """Write modelreg's bytecode first, as an installed package has it. This
     machine sets PYTHONDONTWRITEBYTECODE=1, so an editable checkout would
@@ -287,11 +297,7 @@ def compile_package() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--versions", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all",
-                        help="all: SQLite, plus PostgreSQL when MODELREG_TEST_PG_URL is set")
+    parser = scale_arguments(__doc__.split("\n\n")[0])
     args = parser.parse_args()
     compile_package()
     misses = 0

@@ -14,7 +14,6 @@ Target (issue 3): the busy sweep at most 2x the floor.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_registry_scale import (compile_package, CLI, Backend, backends, build_registry, cli_env, print_table,  # noqa: E402
+from bench_registry_scale import (compile_package, scale_arguments, CLI, Backend, backends, build_registry, cli_env, print_table,  # noqa: E402
                                   time_commands)
 
 TODAY = "2026-03-01"
@@ -73,12 +72,9 @@ class Resettable:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--versions", type=int, default=100_000)
+    parser = scale_arguments(__doc__.split("\n\n")[0], runs=5)
     parser.add_argument("--due", type=int, default=1000, help="DEPRECATED versions whose retire_on has passed")
     parser.add_argument("--notices", type=int, default=200, help="DEPRECATED versions with a notice threshold crossed")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
     args = parser.parse_args()
     compile_package()
     misses = 0
