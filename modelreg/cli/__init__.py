@@ -120,10 +120,15 @@ from modelreg.cli import admin_commands  # noqa: E402,F401
 from modelreg.cli import file_commands  # noqa: E402,F401
 
 
+# Every character str.splitlines() breaks on: user text echoed in a message
+# (a key, a name) must not split the one error line a script reads.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 def _fail(code: int, text: str, details: list[str] | None = None) -> None:
-    sys.stderr.write(f"error: {text}\n")
+    sys.stderr.write(f"error: {text.translate(_LINE_BREAKS)}\n")
     for line in details or []:
-        sys.stderr.write(f"  - {line}\n")
+        sys.stderr.write(f"  - {line.translate(_LINE_BREAKS)}\n")
     raise SystemExit(int(code))
 
 
