@@ -23,11 +23,27 @@ def parse_instant(text: str, *, what: str = "time") -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
+def rehearsal() -> str | None:
+    """MODELREG_NOW when set: a date to rehearse (reads and dry runs; real
+    writes only where the registry's policy enables a test clock)."""
+    value = os.environ.get("MODELREG_NOW")
+    if value:
+        parse_instant(value, what="MODELREG_NOW")
+        return value
+    return None
+
+
 def now() -> datetime:
-    override = os.environ.get("MODELREG_NOW")
+    """The clock for reads and rehearsals: MODELREG_NOW when set, else UTC now.
+    (Writes take theirs from the write transaction: `Tx.now`.)"""
+    override = rehearsal()
     if override:
         return parse_instant(override, what="MODELREG_NOW")
     return datetime.now(timezone.utc)
+
+
+def today() -> date:
+    return now().date()
 
 
 def stamp(moment: datetime) -> str:

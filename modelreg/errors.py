@@ -23,11 +23,13 @@ class ExitCode(IntEnum):
 class ModelregError(Exception):
     exit_code: ExitCode = ExitCode.UNEXPECTED
 
-    def __init__(self, message: str, *, details: list[str] | None = None):
+    def __init__(self, message: str, *, details: list[str] | None = None, data: object = None):
         super().__init__(message)
         self.message = message
         # extra lines (e.g. every unmet gate) shown after the one-line message
         self.details = details or []
+        # what a dry run would have done, for the caller to show (e.g. a refused plan)
+        self.data = data
 
 
 class InvalidInput(ModelregError):
@@ -44,6 +46,11 @@ class Conflict(ModelregError):
 
 class PolicyRefused(ModelregError):
     exit_code = ExitCode.REFUSED
+
+
+class AccessDenied(PolicyRefused):
+    """The acting role may not do this (a missing role, separation of duties,
+    an actor that is not the authenticated one)."""
 
 
 class SLOMissed(ModelregError):

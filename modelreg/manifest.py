@@ -12,8 +12,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from modelreg.errors import InvalidInput
 from modelreg.semver import SemVer
@@ -108,6 +108,15 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Providers, capabilities, residencies and domains are stored lower-case;
+    input in any case means the same slug (only A-Z fold: no Unicode tricks)."""
+    return text.translate(_ASCII_LOWER)
+
+
 def check_slug(where: str, value: Any, what: str = "a slug") -> str:
     if not isinstance(value, str) or not SLUG.match(value):
         raise InvalidInput(f"{where}: expected {what} matching [a-z0-9][a-z0-9._-]{{0,63}}, got {_show(value)}")
@@ -119,7 +128,7 @@ def _slug_list(where: str, value: Any, *, non_empty: bool = False) -> list[str]:
         raise InvalidInput(f"{where}: expected a list of slugs, got {_show(value)}")
     if non_empty and not value:
         raise InvalidInput(f"{where}: expected at least one entry")
-    items = [check_slug(f"{where}[{i}]", v) for i, v in enumerate(value)]
+    items = [check_slug(f"{where}[{i}]", ascii_lower(v) if isinstance(v, str) else v) for i, v in enumerate(value)]
     return sorted(set(items))
 
 
@@ -136,6 +145,38 @@ def check_endpoint(where: str, value: Any) -> str:
     if parts.username or parts.password:
         raise InvalidInput(f"{where}: credentials in the URL are not stored; use --api-key-env at benchmark time")
     return value
+
+
+def _is_secret_param(name: str) -> bool:
+    """Query parameters such as api-key=, access_token=, sig= (but not max_tokens=)."""
+    return re.search(r"(key|token|secret|password|passwd|sig|signature|auth)$", name.lower()) is not None
+
+
+def endpoint_identity(url: str) -> str:
+    """An endpoint URL as it is stored and compared: no user:password@, and
+    the values of secret-looking query parameters as ***. Idempotent, so a
+    benchmark run's stored endpoint equals the identity of the registered one
+    exactly when it measured the registered endpoint."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(_is_secret_param(k) for k, _ in pairs):
+            parts = parts._replace(query=urlencode([(k, "***" if _is_secret_param(k) else v) for k, v in pairs],
+                                                   safe="*"))
+    if parts.username is None and parts.password is None:
+        return parts.geturl()
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    try:
+        if parts.port:
+            netloc += f":{parts.port}"
+    except ValueError:
+        pass
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _parameters(where: str, value: Any) -> dict[str, Parameter]:
@@ -190,62 +231,145 @@ def _table(where: str, value: Any, aliases: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def parse_version_spec(entry: Any, where: str = "manifest") -> VersionSpec:
-    """Validate one manifest entry; InvalidInput names `where` and the key."""
+FLAG_OF = {
+    "modelId": "MODEL_ID", "version": "--version", "provider": "--provider", "capabilities": "--capability",
+    "performance.avgLatency": "--avg-latency", "performance.p95Latency": "--p95-latency",
+    "performance.costPerRequest": "--cost", "parameters": "--param", "compliance.dataResidency": "--residency",
+    "compliance.approvedDomains": "--domain", "compliance.piiHandling": "--pii", "endpoint": "--endpoint",
+    "endpointKind": "--endpoint-kind", "description": "--description", "experimental": "--experimental",
+}
+
+
+def parse_version_spec(entry: Any, where: str = "manifest", *, flags: bool = False) -> VersionSpec:
+    """Validate one manifest entry (or the flags of `register`, with
+    flags=True); InvalidInput names `where` and the key (or the flag)."""
+
+    def key(name: str) -> str:
+        return FLAG_OF.get(name, name) if flags else f"{where}: key '{name}'"
+
     data = _table(where, entry, TOP_KEYS)
     for required in ("provider", "model_id", "version", "capabilities", "performance"):
         if required not in data:
             camel = {"model_id": "modelId"}.get(required, required)
             raise InvalidInput(f"{where}: missing key {camel!r}")
-    model_id = check_slug(f"{where}: key 'modelId'", data["model_id"], "a model id")
+    model_id = check_slug(key("modelId"), data["model_id"], "a model id")
     if not isinstance(data["version"], str):
-        raise InvalidInput(f"{where}: key 'version': expected a SemVer string such as \"3.0.1\", got {_show(data['version'])}")
+        raise InvalidInput(f"{key('version')}: expected a SemVer string such as \"3.0.1\", got {_show(data['version'])}")
     try:
         version = str(SemVer.parse(data["version"]))
     except InvalidInput as exc:
-        raise InvalidInput(f"{where}: key 'version': {exc.message}") from None
-    provider = check_slug(f"{where}: key 'provider'", data["provider"], "a provider slug")
-    capabilities = _slug_list(f"{where}: key 'capabilities'", data["capabilities"], non_empty=True)
+        raise InvalidInput(f"{key('version')}: {exc.message}") from None
+    provider = check_slug(key("provider"), ascii_lower(data["provider"]) if isinstance(data["provider"], str)
+                          else data["provider"], "a provider slug")
+    capabilities = _slug_list(key("capabilities"), data["capabilities"], non_empty=True)
 
-    perf = _table(f"{where}: key 'performance'", data["performance"], PERFORMANCE_KEYS)
+    perf = _table(key("performance"), data["performance"], PERFORMANCE_KEYS)
     for required, camel in (("avg_latency_ms", "avgLatency"), ("p95_latency_ms", "p95Latency"),
                             ("cost_per_request_usd", "costPerRequest")):
         if required not in perf:
             raise InvalidInput(f"{where}: missing key 'performance.{camel}'")
-    avg = _number(f"{where}: key 'performance.avgLatency'", perf["avg_latency_ms"], non_negative=True)
-    p95 = _number(f"{where}: key 'performance.p95Latency'", perf["p95_latency_ms"], non_negative=True)
-    cost = _number(f"{where}: key 'performance.costPerRequest'", perf["cost_per_request_usd"], non_negative=True)
+    avg = _number(key("performance.avgLatency"), perf["avg_latency_ms"], non_negative=True)
+    p95 = _number(key("performance.p95Latency"), perf["p95_latency_ms"], non_negative=True)
+    cost = _number(key("performance.costPerRequest"), perf["cost_per_request_usd"], non_negative=True)
 
     spec = VersionSpec(model_id, version, provider, capabilities, avg, p95, cost)
     if "parameters" in data:
-        spec.parameters = _parameters(f"{where}: key 'parameters'", data["parameters"])
+        spec.parameters = _parameters(key("parameters"), data["parameters"])
     if "compliance" in data:
-        comp = _table(f"{where}: key 'compliance'", data["compliance"], COMPLIANCE_KEYS)
+        comp = _table(key("compliance"), data["compliance"], COMPLIANCE_KEYS)
         if "data_residency" in comp:
-            spec.data_residency = _slug_list(f"{where}: key 'compliance.dataResidency'", comp["data_residency"])
+            spec.data_residency = _slug_list(key("compliance.dataResidency"), comp["data_residency"])
         if "approved_domains" in comp:
-            spec.approved_domains = _slug_list(f"{where}: key 'compliance.approvedDomains'", comp["approved_domains"])
+            spec.approved_domains = _slug_list(key("compliance.approvedDomains"), comp["approved_domains"])
         if "pii_handling" in comp:
             if comp["pii_handling"] not in PII_CHOICES:
-                raise InvalidInput(f"{where}: key 'compliance.piiHandling': expected one of {', '.join(PII_CHOICES)}, got {_show(comp['pii_handling'])}")
+                raise InvalidInput(f"{key('compliance.piiHandling')}: expected one of {', '.join(PII_CHOICES)}, "
+                                   f"got {_show(comp['pii_handling'])}")
             spec.pii_handling = comp["pii_handling"]
     if data.get("endpoint") is not None:
-        spec.endpoint = check_endpoint(f"{where}: key 'endpoint'", data["endpoint"])
+        spec.endpoint = check_endpoint(key("endpoint"), data["endpoint"])
     if data.get("endpoint_kind") is not None:
         if data["endpoint_kind"] not in ENDPOINT_KINDS:
-            raise InvalidInput(f"{where}: key 'endpointKind': expected one of {', '.join(ENDPOINT_KINDS)}, got {_show(data['endpoint_kind'])}")
+            raise InvalidInput(f"{key('endpointKind')}: expected one of {', '.join(ENDPOINT_KINDS)}, "
+                               f"got {_show(data['endpoint_kind'])}")
         spec.endpoint_kind = data["endpoint_kind"]
     elif spec.endpoint:
         spec.endpoint_kind = "openai-chat"
     if "description" in data:
         if not isinstance(data["description"], str) or len(data["description"]) > 4000:
-            raise InvalidInput(f"{where}: key 'description': expected text up to 4000 characters")
+            raise InvalidInput(f"{key('description')}: expected text up to 4000 characters")
         spec.description = data["description"]
     if "experimental" in data:
         if not isinstance(data["experimental"], bool):
-            raise InvalidInput(f"{where}: key 'experimental': expected true or false, got {_show(data['experimental'])}")
+            raise InvalidInput(f"{key('experimental')}: expected true or false, got {_show(data['experimental'])}")
         spec.experimental = data["experimental"]
     return spec
+
+
+_PARAM_FLAG = re.compile(r"^(?P<name>[^=]+)=(?P<default>[^:]+)(?::(?:(?P<lo>[^.]+)\.\.(?P<hi>.+)|max=(?P<max>.+)))?\Z")
+
+
+def _flag_number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInput(f"{where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"{where}: {text!r} is not a finite number")
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
+def parse_param_flag(text: str) -> tuple[str, dict[str, Any]]:
+    """`--param NAME=DEFAULT[:LO..HI | :max=N]` -> (name, {default, range | max})."""
+    match = _PARAM_FLAG.match(text)
+    if not match:
+        raise InvalidInput(f"--param {text[:60]!r}: expected NAME=DEFAULT[:LO..HI | :max=N], e.g. temperature=0.7:0..1")
+    where = f"--param {match['name'][:40]}"
+    spec: dict[str, Any] = {"default": _flag_number(match["default"], where)}
+    if match["lo"] is not None:
+        spec["range"] = [_flag_number(match["lo"], where), _flag_number(match["hi"], where)]
+    if match["max"] is not None:
+        spec["max"] = _flag_number(match["max"], where)
+    return match["name"], spec
+
+
+def spec_from_flags(*, model_id: str, version: str | None, provider: str | None, capabilities: Sequence[str],
+                    params: Sequence[str] = (), avg_latency_ms: float | None, p95_latency_ms: float | None,
+                    cost_per_request_usd: float | None, residency: Sequence[str] = (), pii: str | None = None,
+                    domains: Sequence[str] = (), endpoint: str | None = None, endpoint_kind: str | None = None,
+                    description: str | None = None, experimental: bool = False) -> VersionSpec:
+    """`register MODEL --version V ...`: the same typed spec (and the same
+    validation, naming the flag) that a manifest entry gives."""
+    missing = [flag for flag, value in (("--version", version), ("--provider", provider),
+               ("--capability", list(capabilities)), ("--avg-latency", avg_latency_ms),
+               ("--p95-latency", p95_latency_ms), ("--cost", cost_per_request_usd)) if value in (None, [])]
+    if missing:
+        raise InvalidInput(f"missing {', '.join(missing)}")
+    fields: dict[str, Any] = {
+        "model_id": model_id, "version": version, "provider": provider, "capabilities": list(capabilities),
+        "performance": {"avg_latency_ms": avg_latency_ms, "p95_latency_ms": p95_latency_ms,
+                        "cost_per_request_usd": cost_per_request_usd},
+        "experimental": experimental,
+    }
+    parsed_params = [parse_param_flag(p) for p in params]
+    names = [name for name, _ in parsed_params]
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"--param {next(n for n in names if names.count(n) > 1)!r} is given twice")
+    if parsed_params:
+        fields["parameters"] = dict(parsed_params)
+    compliance: dict[str, Any] = {}
+    if residency:
+        compliance["data_residency"] = list(residency)
+    if domains:
+        compliance["approved_domains"] = list(domains)
+    if pii is not None:
+        compliance["pii_handling"] = pii
+    if compliance:
+        fields["compliance"] = compliance
+    for key, value in (("endpoint", endpoint), ("endpoint_kind", endpoint_kind), ("description", description)):
+        if value is not None:
+            fields[key] = value
+    return parse_version_spec(fields, "flags", flags=True)
 
 
 def parse_manifest_document(document: Any, source: str) -> list[VersionSpec]:
@@ -276,6 +400,20 @@ def parse_manifest_document(document: Any, source: str) -> list[VersionSpec]:
     return [parse_version_spec(document, source)]
 
 
+class DuplicateKey(ValueError):
+    pass
+
+
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads hook: a key given twice is an error, not "the last one wins"."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def load_manifest_file(path: str) -> list[VersionSpec]:
     from modelreg.textfile import read_text
 
@@ -283,7 +421,9 @@ def load_manifest_file(path: str) -> list[VersionSpec]:
     text = read_text(path, "a TOML or JSON manifest")
     as_json = file.suffix.lower() == ".json" or (file.suffix.lower() != ".toml" and text.lstrip().startswith(("{", "[")))
     try:
-        document = json.loads(text) if as_json else tomllib.loads(text)
+        document = json.loads(text, object_pairs_hook=no_duplicate_keys) if as_json else tomllib.loads(text)
+    except DuplicateKey as exc:
+        raise InvalidInput(f"{path}: key {str(exc)[:60]!r} is given twice in one object") from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except tomllib.TOMLDecodeError as exc:

@@ -62,14 +62,15 @@ class SemVer:
         return hash(self._key())
 
     def sort_key(self) -> str:
-        """A string that sorts like SemVer precedence (for ORDER BY in SQL)."""
-        parts = [f"{self.major:010d}.{self.minor:010d}.{self.patch:010d}"]
+        """A string that sorts like SemVer precedence (for ORDER BY in SQL).
+        Numbers are written with their length first, so they compare
+        numerically at any length (10000000000 after 9999999999). Build
+        metadata is not part of it: equal keys mean equal precedence."""
+        parts = [".".join(_number_key(n) for n in (self.major, self.minor, self.patch))]
         if not self.prerelease:
             parts.append("~")  # '~' sorts after '-' : release after pre-releases
         else:
-            ids = []
-            for p in self.prerelease:
-                ids.append(f"0{int(p):020d}" if p.isdigit() else f"1{p}")
+            ids = [("0" + _number_key(int(p))) if p.isdigit() else f"1{p}" for p in self.prerelease]
             parts.append("-" + "\x01".join(ids))
         return "".join(parts)
 
@@ -97,6 +98,11 @@ class SemVer:
         if self.build:
             text += "+" + self.build
         return text
+
+
+def _number_key(number: int) -> str:
+    digits = str(number)
+    return f"{len(digits):03d}{digits}"
 
 
 def parse(text: str) -> SemVer:

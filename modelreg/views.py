@@ -6,7 +6,8 @@ import json
 from datetime import date
 from typing import Any
 
-from modelreg.lifecycle import STAGE_OF
+from modelreg.errors import DatabaseError
+from modelreg.lifecycle.status import STAGE_OF
 
 
 def _load(text: str | None, default: Any) -> Any:
@@ -19,21 +20,27 @@ def days_until(retire_on: str | None, today: date) -> int | None:
     return (date.fromisoformat(retire_on) - today).days
 
 
-def rollout_weight(row, model_canary: str | None, canary_weight: int | None, default_version: str | None) -> int:
-    if model_canary and row.version == model_canary:
-        return row.canary_weight or 0
-    if row.version == default_version:
-        return 100 - (canary_weight or 0) if model_canary else 100
-    return 0
+def stage_of(row: Any) -> str:
+    """The stage of a stored status; a status the code does not know is damage, not a bug."""
+    stage = STAGE_OF.get(row.status)
+    if stage is None:
+        raise DatabaseError(f"integrity: {row.model_id}@{row.version} has an unknown status {row.status!r} "
+                            "(run `modelreg db check`)")
+    return stage
 
 
-def version_view(row, checks: dict[str, dict] | None = None, *, weight: int = 0, today: date | None = None) -> dict[str, Any]:
+def check_view(c: Any) -> dict[str, Any]:
+    return {"result": c.result, "actor": c.actor, "at": c.at, "note": c.note, "evidence": c.evidence}
+
+
+def version_view(row: Any, checks: dict[str, Any] | None = None, *, weight: int = 0,
+                 today: date | None = None) -> dict[str, Any]:
     out = {
         "model_id": row.model_id,
         "provider": row.provider,
         "version": row.version,
         "status": row.status,
-        "stage": STAGE_OF[row.status],
+        "stage": stage_of(row),
         "capabilities": _load(row.capabilities, []),
         "parameters": _load(row.parameters, {}),
         "performance": {
@@ -58,7 +65,7 @@ def version_view(row, checks: dict[str, dict] | None = None, *, weight: int = 0,
         "retire_on": row.retire_on,
         "replacement": row.replacement,
         "retired_at": row.retired_at,
-        "checks": checks or {},
+        "checks": {name: check_view(c) for name, c in (checks or {}).items()},
         "rollout_weight": weight,
     }
     if today is not None and row.status == "DEPRECATED":
@@ -66,14 +73,27 @@ def version_view(row, checks: dict[str, dict] | None = None, *, weight: int = 0,
     return out
 
 
-def alert_view(a) -> dict[str, Any]:
+def alert_view(a: Any) -> dict[str, Any]:
     """The stable JSON of an alert (SPEC section 9)."""
     return {"id": a.id, "kind": a.kind, "severity": a.severity, "status": a.status, "model_id": a.model_id,
             "version": a.version, "message": a.message, "first_seen": a.first_seen, "last_seen": a.last_seen}
 
 
-def window_view(r) -> dict[str, Any]:
+def window_view(r: Any) -> dict[str, Any]:
     """One observation window as shown by `show` (and charted as sparklines)."""
     return {"window_start": r.window_start, "window_end": r.window_end, "requests": r.requests,
             "errors": r.errors, "error_rate": (r.errors / r.requests) if r.requests else None,
             "latency_avg_ms": r.latency_avg_ms, "latency_p95_ms": r.latency_p95_ms, "cost_usd": r.cost_usd}
+
+
+def benchmark_summary(run: Any) -> dict[str, Any]:
+    results = json.loads(run.results)
+    return {"run_id": run.run_id, "endpoint": run.endpoint, "started_at": run.started_at, "finished_at": run.finished_at,
+            "actor": run.actor, "mode": run.mode, "passed": run.passed, "aborted": run.aborted,
+            "latency_ms": results.get("latency_ms"), "error_rate": results.get("error_rate"),
+            "throughput_rps": results.get("throughput_rps")}
+
+
+def event_view(e: Any) -> dict[str, Any]:
+    return {"seq": e.seq, "at": e.at, "actor": e.actor, "os_user": e.os_user, "action": e.action, "target": e.target,
+            "before": json.loads(e.before), "after": json.loads(e.after), "policy_version": e.policy_version}

@@ -49,9 +49,23 @@ MODELS = ["load-a", "load-b", "load-c"]
 
 
 # -- running one CLI command in-process --------------------------------------------------------
+def as_role(args: list[str]) -> list[str]:
+    """On PostgreSQL the actor is the login role: `--actor NAME` connects as NAME
+    (the parent test created the role)."""
+    url = os.environ.get("MODELREG_DB", "")
+    if not url.startswith("postgresql") or "--actor" not in args:
+        return args
+    from sqlalchemy.engine import make_url
+    i = args.index("--actor")
+    role_url = make_url(url).set(username=args[i + 1]).render_as_string(hide_password=False)
+    return ["--db", role_url] + args[:i] + args[i + 2:]
+
+
 def run_command(args: list[str]) -> tuple[int, str, str, float]:
     from modelreg.cli import main
 
+    args = as_role([str(a) for a in args])
+    os.environ.pop("MODELREG_ACTOR", None) if os.environ.get("MODELREG_DB", "").startswith("postgresql") else None
     out, err = io.StringIO(), io.StringIO()
     started = time.perf_counter()
     code = 0
@@ -72,7 +86,7 @@ def _warm_up() -> None:
     processes race on the database, not on imports."""
     import modelreg.cli  # noqa: F401
     import modelreg.cli.output  # noqa: F401
-    import modelreg.governance  # noqa: F401
+    import modelreg.lifecycle.transitions  # noqa: F401
     import modelreg.registry  # noqa: F401
     import modelreg.routing  # noqa: F401
     import modelreg.sweep  # noqa: F401
@@ -185,9 +199,14 @@ class Mixed:
 
 # -- read-then-write counter (the BEGIN IMMEDIATE regression guard) ------------------------------
 def make_counter_db(path: Path) -> None:
-    """A WAL-mode SQLite file with one counter row at 0, for `counter`."""
+    """A WAL-mode SQLite registry with one counter row at 0, for `counter`."""
     import sqlite3
 
+    from modelreg.store.database import Database
+
+    db = Database(f"sqlite:///{path}", create=True)
+    db.upgrade()
+    db.dispose()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
@@ -265,7 +284,7 @@ def counter(path: str, mode: str, seconds: float, log) -> None:
 
         while time.monotonic() < deadline:
             try:
-                db.write(work, actor="counter", now=lambda: "")
+                db.write(work, actor="counter")
                 done += 1
             except ModelregError as exc:
                 errors += 1
@@ -479,10 +498,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def write_config(path: Path, text: str = MIXED_POLICY) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+def apply_policy(url: str, text: str = MIXED_POLICY) -> None:
+    """Put `text` (a [policy] table) in force in the registry at `url`, keeping its test clock."""
+    import tomllib
+
+    from modelreg import Registry
+
+    document = tomllib.loads(text)
+    with Registry.open(url) as reg:
+        document.setdefault("policy", {})["test_clock"] = reg.policy().test_clock
+        reg.apply_policy(document)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ import random
 import re
 from datetime import datetime, timedelta, timezone
 
-from conftest import approve, pass_all_checks
+from conftest import approve, pass_all_checks, run_cli
 
 try:
     from webhook_receiver import WebhookReceiver
@@ -60,11 +60,13 @@ def approved_at(registry, monkeypatch, target: str, when: datetime) -> None:
 
 
 def webhook_config(tmp_path, monkeypatch, *urls: str, min_severity: str = "warning") -> None:
+    """Alert webhooks in the registry's policy (alerts only: no lifecycle events)."""
     hooks = "".join(f'[[alerts.webhooks]]\nurl = "{u}"\nsecret_env = "HOOK_SECRET"\nmin_severity = "{min_severity}"\n'
-                    for u in urls)
-    cfg = tmp_path / "modelreg.toml"
-    cfg.write_text(hooks)
-    monkeypatch.setenv("MODELREG_CONFIG", str(cfg))
+                    'events = []\n' for u in urls)
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[policy]\ntest_clock = true\n" + hooks)
+    r = run_cli("policy", "apply", policy)
+    assert r.exit_code == 0, r.stderr
     monkeypatch.setenv("HOOK_SECRET", SECRET)
 
 
@@ -122,8 +124,7 @@ def test_a_day_that_regresses_and_drifts_raises_exactly_the_expected_alerts_once
         # the 500-answering webhook: retried with backoff, then recorded failed
         assert report["deliveries"]["delivered"] == 2 and report["deliveries"]["failed"] == 2
         assert len(flaky.requests) == 6
-        from modelreg.monitoring import deliveries
-        rows = [d for d in deliveries(guide_registry) if d["url"] == flaky.url]
+        rows = [d for d in guide_registry.alert_deliveries() if d["url"] == flaky.url]
         assert {d["status"] for d in rows} == {"failed"} and all(d["last_error"] == "HTTP 500" for d in rows)
 
         # the next check: no duplicate alerts, the failed deliveries are retried (and now succeed)
@@ -136,7 +137,7 @@ def test_a_day_that_regresses_and_drifts_raises_exactly_the_expected_alerts_once
         assert third["deliveries"]["results"] == []  # nothing left to send
         assert len(good.requests) == 2  # the good receiver is never sent the same alert twice
         assert all(q.signature_ok for q in flaky.requests)
-        assert all(d["status"] == "delivered" for d in deliveries(guide_registry))
+        assert all(d["status"] == "delivered" for d in guide_registry.alert_deliveries())
 
     listed = cli("alerts", "list", "--json").json
     assert len(listed) == 2
@@ -233,7 +234,7 @@ def test_advisory_flags_3_0_1_not_3_0_2_and_blocks_promotion(guide_registry, cli
     for version in ("3.0.0", "3.0.2"):
         reg.register({"provider": "mindstudio", "modelId": "ms-advanced-reasoning", "version": version,
                       "capabilities": ["text-generation"],
-                      "performance": {"avgLatency": 850, "p95Latency": 1200, "costPerRequest": 0.03}})
+                      "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 850, "p95Latency": 1200, "costPerRequest": 0.03}})
     approve(reg, "ms-advanced-reasoning@3.0.0")
     r = cli("alerts", "advisory", "add", "CVE-2026-1234", "--model", "ms-advanced-reasoning",
             "--affected", ">=3.0.0,<3.0.2", "--severity", "high", "--summary", "prompt injection", "--json")
@@ -259,7 +260,10 @@ def test_advisory_flags_3_0_1_not_3_0_2_and_blocks_promotion(guide_registry, cli
     assert r.exit_code == 2 and "==3.0.1" in r.stderr
     assert cli(*base[:4], "--severity", "dire", "--summary", "x", "--model", "ms-standard", "--affected", ">=1").exit_code == 2
     # withdrawn: promotion unblocked, the security alerts resolve
-    assert cli("alerts", "advisory", "withdraw", "CVE-2026-1234", "--model", "ms-advanced-reasoning").exit_code == 0
+    r = cli("alerts", "advisory", "withdraw", "CVE-2026-1234", "--model", "ms-advanced-reasoning")
+    assert r.exit_code == 5 and "separation_of_duties" in r.stderr  # alice registered the version it blocks
+    assert cli("--actor", "bob", "alerts", "advisory", "withdraw", "CVE-2026-1234", "--model",
+               "ms-advanced-reasoning").exit_code == 0
     assert {a["version"] for a in reg.check_alerts()["resolved"]} == {"3.0.0", "3.0.1"}
     assert cli("--actor", "bob", "promote", ADV).exit_code == 0
 

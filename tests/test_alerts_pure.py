@@ -16,8 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelreg.alerts import advisories, drift, prometheus, rules, signing, webhooks
-from modelreg.alerts.observations import LineError, Observation, parse_observations
+from modelreg import version_ranges as advisories
+from modelreg.monitoring import drift, prometheus, rules, signing, webhooks
+from modelreg.policy import Webhook, parse_webhooks
+from modelreg.textfile import write_atomic
+from modelreg.monitoring.observations import LineError, Observation, parse_observations
 from modelreg.errors import InvalidInput
 
 try:
@@ -520,13 +523,13 @@ def test_prometheus_empty_and_invalid():
 
 def test_write_atomic(tmp_path):
     target = tmp_path / "modelreg.prom"
-    prometheus.write_atomic(target, "a 1\n")
-    prometheus.write_atomic(target, "b 2\n")
+    write_atomic(target, "a 1\n", mode=0o644)
+    write_atomic(target, "b 2\n", mode=0o644)
     assert target.read_text() == "b 2\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["modelreg.prom"]  # no temp files left
     with pytest.raises(InvalidInput):
-        prometheus.write_atomic(tmp_path / "missing" / "x.prom", "")
+        write_atomic(tmp_path / "missing" / "x.prom", "", mode=0o644)
 
 
 # ======================================================================= webhooks
@@ -538,7 +541,7 @@ PAYLOAD = {"event": "alert", "alert": {"id": 7, "kind": "latency", "severity": "
 
 
 def target(url, min_severity="warning"):
-    return webhooks.WebhookTarget(url, "MODELREG_WEBHOOK_SECRET", min_severity)
+    return Webhook(url, "MODELREG_WEBHOOK_SECRET", min_severity)
 
 
 def assert_no_leak(outcome):
@@ -636,30 +639,32 @@ def test_webhook_bad_payload_is_an_outcome_not_an_exception():
     assert not outcome.ok and outcome.attempts == 0 and "JSON" in outcome.error
 
 
-def test_webhook_targets_from_config():
-    (t,) = webhooks.parse_webhooks([{"url": "https://hooks.example/x", "secret_env": "S", "min_severity": "Critical"}])
-    assert t.min_severity == "critical" and t.wants("critical") and not t.wants("warning")
-    assert webhooks.parse_webhooks(None) == []
-    assert webhooks.parse_webhooks([{"url": "https://h/x", "secret_env": "S"}])[0].min_severity == "warning"
+def test_webhook_targets_from_the_policy_document():
+    (t,) = parse_webhooks([{"url": "https://hooks.example/x", "secret_env": "S", "min_severity": "critical"}])
+    assert t.min_severity == "critical" and t.events == ("*",) and t.wants_event("version.approved")
+    assert parse_webhooks([]) == ()
+    assert parse_webhooks([{"url": "https://h/x", "secret_env": "S"}])[0].min_severity == "warning"
     for bad, needle in [
         ([{"url": "ftp://h/x", "secret_env": "S"}], "url"),
         ([{"url": "https://h/x"}], "secret_env"),
         ([{"url": "https://h/x", "secret_env": "S", "secret": "x"}], "unknown key 'secret'"),
         ([{"url": "https://h/x", "secret_env": "S", "min_severity": "loud"}], "severity"),
+        ([{"url": "https://h/x", "secret_env": "S", "events": ["version.eaten"]}], "events"),
         ({"url": "https://h/x"}, "array"),
     ]:
         with pytest.raises(InvalidInput) as info:
-            webhooks.parse_webhooks(bad)
+            parse_webhooks(bad)
         assert needle in info.value.message
 
 
-def test_alerts_package_imports_no_heavy_cli_or_db_modules():
+def test_pure_monitoring_modules_import_no_cli_or_database_modules():
     import subprocess
     import sys
 
     code = (
-        "import sys; import modelreg.alerts.observations, modelreg.alerts.drift, modelreg.alerts.rules, "
-        "modelreg.alerts.advisories, modelreg.alerts.signing, modelreg.alerts.webhooks, modelreg.alerts.prometheus; "
+        "import sys; import modelreg.monitoring.observations, modelreg.monitoring.drift, modelreg.monitoring.rules, "
+        "modelreg.version_ranges, modelreg.monitoring.signing, modelreg.monitoring.webhooks, "
+        "modelreg.monitoring.prometheus; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'sqlmodel', 'sqlalchemy', 'httpx')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -19,7 +19,7 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
-from conftest import GUIDE_MANIFEST, approve, run_cli, run_process
+from conftest import GUIDE_MANIFEST, approve, new_registry, run_cli, run_process
 
 ADV = "ms-advanced-reasoning@3.0.1"  # APPROVED in the fixture
 STD = "ms-standard"
@@ -37,6 +37,11 @@ def is_slug(text: str) -> bool:
     return bool(SLUG.fullmatch(text))
 
 
+def is_slug_any_case(text: str) -> bool:
+    """Providers, capabilities, domains, residencies: A-Z fold to a-z (and only they)."""
+    return is_slug(text.translate(str.maketrans(string.ascii_uppercase, string.ascii_lowercase)))
+
+
 def is_semver(text: str) -> bool:
     return bool(SEMVER.fullmatch(text)) and len(text) <= 128
 
@@ -52,6 +57,7 @@ tricky = st.sampled_from(["", " ", "-", "--", "@", "@@", "a@", "@1.0.0", "A", "M
 text_arg = st.one_of(junk, huge, tricky)
 bad_slug = text_arg.filter(lambda s: not is_slug(s))
 bad_version = text_arg.filter(lambda s: not is_semver(s))
+bad_attribute = text_arg.filter(lambda s: not is_slug_any_case(s))  # provider, capability, residency, domain
 good_unknown_version = st.sampled_from(["9.9.9", "0.0.0", "1.0.0-rc.1+build.5", "3.0.1-beta"])
 bad_target = st.one_of(
     bad_slug,
@@ -94,7 +100,7 @@ def _parses_as_finite(text: str) -> bool:
 @pytest.fixture
 def seeded(tmp_path, monkeypatch):
     path = tmp_path / "registry.db"
-    url = f"sqlite:///{path}"
+    url = new_registry(f"sqlite:///{path}")
     monkeypatch.setenv("MODELREG_DB", url)
     from modelreg import Registry
     from modelreg.manifest import load_manifest_file
@@ -158,7 +164,7 @@ def register_flags(**over) -> list[str]:
 @SETTINGS
 @given(field=st.sampled_from(["model", "--version", "--provider", "--capability"]), value=st.data())
 def test_register_flags_bad_ids_and_versions(seeded, field, value):
-    bad = value.draw(bad_version if field == "--version" else bad_slug)
+    bad = value.draw(bad_version if field == "--version" else bad_slug if field == "model" else bad_attribute)
     check(seeded, register_flags(**{field: bad}), {2})
 
 
@@ -175,8 +181,8 @@ def test_register_flags_bad_numbers(seeded, field, bad):
                                                    "T=1", "t=1e400", "t=1:max=nan"])),
     st.tuples(st.just("--pii"), text_arg.filter(lambda s: s not in ("compliant", "restricted", "none"))),
     st.tuples(st.just("--endpoint-kind"), text_arg.filter(lambda s: s not in ("openai-chat", "json"))),
-    st.tuples(st.just("--residency"), bad_slug),
-    st.tuples(st.just("--domain"), bad_slug),
+    st.tuples(st.just("--residency"), bad_attribute),
+    st.tuples(st.just("--domain"), bad_attribute),
     st.tuples(st.just("--description"), st.text(chars, min_size=4001, max_size=4100)),
 ))
 def test_register_flags_bad_options(seeded, extra):
@@ -415,7 +421,7 @@ def test_find_filters(seeded, option, value):
         valid = {"--status": value.upper() in ("EXPERIMENTAL", "TESTING", "APPROVED", "DEPRECATED", "RETIRED", "REJECTED"),
                  "--stage": value in ("production", "staging", "experimental", "archived"),
                  "--model": _is_glob(value),
-                 }.get(option, is_slug(value))
+                 }.get(option, is_slug_any_case(value))
         expected = {0} if valid else {2}
     check(seeded, ["find", option, value, "--json"], expected)
 
@@ -423,7 +429,7 @@ def test_find_filters(seeded, option, value):
 @SETTINGS
 @given(option=st.sampled_from(["--model", "--provider", "--capability", "--domain", "--residency"]), value=text_arg)
 def test_resolve_args(seeded, option, value):
-    valid = _is_glob(value) if option == "--model" else is_slug(value)  # --model takes a glob, as in find
+    valid = _is_glob(value) if option == "--model" else is_slug_any_case(value)  # --model takes a glob, as in find
     check(seeded, ["resolve", option, value, *(["--capability", "chat"] if option != "--capability" else [])],
           {3} if valid else {2})
 

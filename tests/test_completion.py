@@ -38,11 +38,9 @@ def populated(registry):
 
 def _set_status(registry, model_id: str, version: str, status: str) -> None:
     """Setup shortcut (the lifecycle is tested elsewhere)."""
-    from sqlalchemy import text
-
-    with registry.db.write_engine.begin() as conn:
-        conn.execute(text("UPDATE model_version SET status = :s WHERE model_id = :m AND version = :v"),
-                     {"s": status, "m": model_id, "v": version})
+    from conftest import owner_sql
+    owner_sql(registry.db.url, "UPDATE model_version SET status = :s WHERE model_id = :m AND version = :v",
+              s=status, m=model_id, v=version)
 
 
 def _count_reads(monkeypatch) -> list[int]:

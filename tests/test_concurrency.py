@@ -12,14 +12,14 @@ from collections import Counter
 from sqlalchemy import create_engine, text
 
 import load_worker as lw
-from conftest import as_actor, pass_all_checks, run_cli
+from conftest import as_actor, pass_all_checks, pg_user, run_cli
 
 SOAK_SECONDS = float(os.environ.get("MODELREG_SOAK_SECONDS", "3"))
 
 
 def _spec(model: str, version: str, provider: str = "race") -> dict:
     return {"provider": provider, "modelId": model, "version": version, "capabilities": ["chat"],
-            "performance": {"avgLatency": 10, "p95Latency": 20, "costPerRequest": 0}}
+            "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 10, "p95Latency": 20, "costPerRequest": 0}}
 
 
 def _query(url: str, sql: str, **params) -> list:
@@ -33,6 +33,11 @@ def _query(url: str, sql: str, **params) -> list:
 
 def _race(tmp_path, commands: list[list[str]], name: str = "race") -> list[dict]:
     """Start one process per command list together; return their logs, worker order."""
+    if os.environ.get("MODELREG_DB", "").startswith("postgresql"):  # people are login roles there
+        for command in commands:
+            for i, arg in enumerate(command[:-1]):
+                if arg == "--actor":
+                    pg_user(command[i + 1])
     procs = lw.spawn("once", tmp_path / f"{name}-sync", len(commands), tmp_path / f"{name}-logs", per_worker=commands)
     results = lw.release(tmp_path / f"{name}-sync", procs)
     assert all(code == 0 for code, _ in results), [err[-1500:] for code, err in results if code]
@@ -53,8 +58,10 @@ def _audit_ok() -> None:
 
 # -- 8 processes, mixed operations ---------------------------------------------------------------
 def test_mixed_load_every_success_recorded_exactly_once(db_url, tmp_path, monkeypatch):
-    config = lw.write_config(tmp_path / "load-config.toml")
-    monkeypatch.setenv("MODELREG_CONFIG", str(config))
+    lw.apply_policy(db_url)
+    if db_url.startswith("postgresql"):
+        for worker in range(8):
+            pg_user(f"w{worker}")
     assert run_cli("db", "status").exit_code == 0
     assert run_cli("find").exit_code == 0  # creates the schema before the start line
     procs = lw.spawn("mixed", tmp_path / "sync", 8, tmp_path / "logs",
@@ -145,11 +152,13 @@ def test_deprecate_and_cancel_races_exactly_one_wins(registry, tmp_path):
 
 
 def test_two_sweeps_and_operators_retire_each_version_once(db_url, tmp_path, monkeypatch):
-    config = lw.write_config(tmp_path / "c.toml", "[policy]\nrequired_checks = []\ndeprecation_notice_days = 0\n")
-    monkeypatch.setenv("MODELREG_CONFIG", str(config))
+    lw.apply_policy(db_url, "[policy]\nrequired_checks = []\ndeprecation_notice_days = 0\n")
+    if db_url.startswith("postgresql"):
+        for name in ("carol", "dave", "rita"):
+            pg_user(name)
     from modelreg import Registry
     alice = Registry.open(db_url)
-    bob = Registry.open(db_url, actor="bob")
+    bob = as_actor(alice, "bob")
     targets = [f"due-{i % 4}@1.{i}.0" for i in range(40)]
     alice.register_many([__import__("modelreg.manifest", fromlist=["x"]).parse_version_spec(_spec(*t.split("@"), "race"))
                          for t in targets])

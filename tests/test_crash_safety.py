@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from conftest import drop_pg_database, pass_all_checks, pg_database_url, run_cli
+from conftest import _pg_admin, drop_pg_database, settle_pg, new_registry, pass_all_checks, pg_database_url, run_cli, user_url
 
 KILLS = int(os.environ.get("MODELREG_CRASH_KILLS", "5"))
 BULK = 2000
@@ -70,6 +70,8 @@ def kill_at(args: list[str], delay: float, env: dict) -> int:
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
+    if env.get("MODELREG_DB", "").startswith("postgresql"):
+        settle_pg(env["MODELREG_DB"])  # the server finishes the killed client's transaction first
     if proc.returncode not in (0, -signal.SIGKILL):
         raise AssertionError(f"modelreg {args[:2]} exited {proc.returncode}: {err.decode()[-500:]}")
     assert b"Traceback" not in err
@@ -90,7 +92,7 @@ def outcome(returncode: int, applied: bool) -> str:
 
 def _spec(model: str, version: str, provider: str) -> dict:
     return {"modelId": model, "version": version, "capabilities": ["chat", "reasoning"], "provider": provider,
-            "performance": {"avgLatency": 10, "p95Latency": 20, "costPerRequest": 0.001}}
+            "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 10, "p95Latency": 20, "costPerRequest": 0.001}}
 
 
 def copy_database(template_url: str, tmp: Path, name: str) -> str:
@@ -103,10 +105,9 @@ def copy_database(template_url: str, tmp: Path, name: str) -> str:
         src.close()
         dst.close()
         return f"sqlite:///{target}"
-    import psycopg
     base, _, template = template_url.rpartition("/")
     new = f"{template}_{name}"[:60]
-    with psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://") + "/postgres", autocommit=True) as conn:
+    with _pg_admin() as conn:
         conn.execute(f'CREATE DATABASE "{new}" TEMPLATE "{template}"')
     return f"{base}/{new}"
 
@@ -161,7 +162,9 @@ def prepare_due(url: str, size: int = DUE) -> None:
     from modelreg.manifest import parse_version_spec
     from modelreg.store.tables import ModelVersion
 
-    reg = Registry.open(url)
+    owner = user_url(url, "postgres")
+    reg = Registry.open(owner, actor="postgres" if owner.startswith("postgresql") else None)  # the owner writes
+    # what no role may (on SQLite there are no roles)
     targets = [(f"due-{n % 6}", f"1.{n}.0") for n in range(size)]
     reg.register_many([parse_version_spec(_spec(m, v, "due")) for m, v in targets])
 
@@ -217,7 +220,7 @@ def crash_promote(url: str, tmp: Path, kills: int, rng: random.Random) -> Counte
     for t in targets:
         pass_all_checks(reg, t, actor="bob")
     reg.close()
-    env = {"MODELREG_DB": url, "MODELREG_ACTOR": "bob"}
+    env = {"MODELREG_DB": user_url(url, "bob"), "MODELREG_ACTOR": "bob" if url.startswith("sqlite") else ""}
     tally: Counter = Counter()
     window = timed(["promote", targets[0]], env)
     for target in targets[1:]:
@@ -250,7 +253,7 @@ def test_kill_bulk_register(db_url, backend, tmp_path):
 
 
 def test_kill_sweep_with_many_due(backend, tmp_path):
-    template = f"sqlite:///{tmp_path / 'template.db'}" if backend == "sqlite" else pg_database_url("tpl")
+    template = new_registry(f"sqlite:///{tmp_path / 'template.db'}" if backend == "sqlite" else pg_database_url("tpl"))
     try:
         prepare_due(template)
         _report("sweep", backend, crash_sweep(template, tmp_path, KILLS, random.Random()))

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from conftest import PG_URL, drop_pg_database, pg_database_url
+from conftest import PG_URL, as_actor, drop_pg_database, new_registry, pg_database_url
 from modelreg.errors import ModelregError
 from modelreg.store.tables import AuditEvent, Model, ModelVersion, RetirementNotice
 
@@ -31,11 +31,11 @@ class Lifecycle:
         if self.backend == "sqlite":
             import tempfile
             self.tmp = tempfile.mkdtemp()
-            self.url = f"sqlite:///{self.tmp}/registry.db"
+            self.url = new_registry(f"sqlite:///{self.tmp}/registry.db")
         else:
-            self.url = pg_database_url("prop")
+            self.url = new_registry(pg_database_url("prop"))
         self.alice = Registry.open(self.url, actor="alice")
-        self.bob = Registry.open(self.url, actor="bob")
+        self.bob = as_actor(self.alice, "bob")
         self.expected_events = 0
 
     def teardown(self):
@@ -70,7 +70,7 @@ class Lifecycle:
     def register(self, model, version, experimental):
         self._do(lambda: self.alice.register({"provider": "p", "modelId": model, "version": version, "experimental": experimental,
                                               "capabilities": ["chat"], "parameters": {"t": {"default": 1, "max": 2}},
-                                              "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}}))
+                                              "endpoint": "http://x", "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}}))
 
     def pass_checks(self, model, version):
         target = f"{model}@{version}"

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import load_worker as lw
-from conftest import GUIDE_MANIFEST, run_cli
+from conftest import GUIDE_MANIFEST, drop_pg_database, pg_database_url, pg_user, run_cli
 from modelreg.store import schema
 
 ADV = "ms-advanced-reasoning@3.0.1"
@@ -39,21 +39,77 @@ def test_head_is_the_newest_alembic_revision():
     assert schema.REVISIONS[-1] == schema.HEAD and len(set(schema.REVISIONS)) == len(schema.REVISIONS)
 
 
-def _fill_at_old_revision(url: str) -> None:
-    """Data written by the code paths that exist at every revision (core tables)."""
-    from modelreg.config import load_config
-    from modelreg.manifest import load_manifest_file
-    from modelreg.registry import Registry
-    from modelreg.store.database import Database
+@pytest.fixture
+def empty_db(backend, tmp_path, monkeypatch):
+    """No registry yet: a path with no file (SQLite) or an empty database
+    (PostgreSQL, connected as its owner, as a DBA runs `db upgrade`)."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}" if backend == "sqlite" else pg_database_url("mig")
+    monkeypatch.setenv("MODELREG_DB", url)
+    if backend == "postgres":
+        monkeypatch.delenv("MODELREG_ACTOR")
+    yield url
+    if backend == "postgres":
+        drop_pg_database(url)
 
-    reg = Registry(Database(url), load_config(db=url))  # no ensure_schema: it would refuse, rightly
-    reg.register_many(load_manifest_file(str(GUIDE_MANIFEST)))
-    bob = Registry(Database(url), load_config(db=url, actor="bob"))
-    for check in ("evaluation", "security", "compliance"):
-        bob.review(ADV, check, True, note="before the upgrade")
-    bob.record_benchmark(ADV, endpoint="http://127.0.0.1:9/v1", settings={}, results={"latency_ms": {"p95": 1}}, passed=True)
-    reg.close()
-    bob.close()
+
+def _old_sort_key(v) -> str:
+    """SemVer.sort_key before revision 0004 (fixed-width numbers); 0004 rewrites it."""
+    key = f"{v.major:010d}.{v.minor:010d}.{v.patch:010d}"
+    return key + ("~" if not v.prerelease else "-" + "\x01".join(f"0{int(p):020d}" if p.isdigit() else f"1{p}"
+                                                                  for p in v.prerelease))
+
+
+def _fill_at_old_revision(url: str) -> None:
+    """Data as the code of every revision wrote it (core tables, a hash-chained
+    audit trail), inserted directly: today's write path needs today's schema."""
+    from sqlalchemy import insert
+
+    from modelreg.lifecycle.registration import attribute_rows
+    from modelreg.manifest import load_manifest_file
+    from modelreg.store.audit import GENESIS, event_hash
+    from modelreg.store.tables import BenchmarkRun, CheckResult, Model, ModelVersion, VersionAttribute, json_text
+
+    from modelreg import clock
+    at = clock.stamp(clock.now())
+    events = []
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for spec in load_manifest_file(str(GUIDE_MANIFEST)):
+            if conn.execute(text("SELECT 1 FROM model WHERE model_id = :m"), {"m": spec.model_id}).first() is None:
+                conn.execute(insert(Model).values(model_id=spec.model_id, provider=spec.provider, description="",
+                                                  owner="alice", created_at=at, fallbacks="[]", row_version=0))
+            status = "EXPERIMENTAL" if spec.experimental else "TESTING"
+            conn.execute(insert(ModelVersion).values(
+                model_id=spec.model_id, version=spec.version, version_key=_old_sort_key(spec.semver),
+                prerelease=False, provider=spec.provider, status=status, capabilities=json_text(spec.capabilities),
+                parameters=json_text({k: p.to_dict() for k, p in spec.parameters.items()}),
+                avg_latency_ms=spec.avg_latency_ms, p95_latency_ms=spec.p95_latency_ms,
+                cost_per_request_usd=spec.cost_per_request_usd, data_residency=json_text(spec.data_residency),
+                pii_handling=spec.pii_handling, approved_domains=json_text(spec.approved_domains),
+                endpoint=spec.endpoint, endpoint_kind=spec.endpoint_kind, description=spec.description,
+                registered_at=at, registered_by="alice", status_changed_at=at))
+            for row in attribute_rows(spec):
+                conn.execute(insert(VersionAttribute).values(**row))
+            events.append(("alice", "register", spec.target, None, {"status": status, "provider": spec.provider}))
+        for check in ("evaluation", "security", "compliance", "benchmark"):
+            conn.execute(insert(CheckResult).values(model_id="ms-advanced-reasoning", version="3.0.1", name=check,
+                                                    result="pass", actor="bob", at=at, note="before the upgrade"))
+            events.append(("bob", "review", ADV, None, {"check": check, "result": "pass"}))
+        conn.execute(insert(BenchmarkRun).values(run_id=1, model_id="ms-advanced-reasoning", version="3.0.1",
+                                                 endpoint="http://127.0.0.1:8700/v1/chat/completions", actor="bob",
+                                                 started_at=at, finished_at=at, mode="closed", passed=True,
+                                                 aborted=False, settings="{}", results='{"latency_ms":{"p95":1}}'))
+        prev = GENESIS
+        for seq, (actor, action, target, before, after) in enumerate(events, 1):
+            b, a = json_text(before), json_text(after)
+            digest = event_hash(seq, at, actor, action, target, b, a, prev)
+            conn.execute(text("INSERT INTO audit_event (seq, at, actor, action, target, before, after, prev_hash, hash) "
+                              "VALUES (:s, :at, :actor, :action, :target, :b, :a, :p, :h)"),
+                         {"s": seq, "at": at, "actor": actor, "action": action, "target": target, "b": b, "a": a,
+                          "p": prev, "h": digest})
+            prev = digest
+        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"), {"s": len(events), "h": prev})
+    engine.dispose()
 
 
 REFUSED = [
@@ -65,7 +121,8 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("revision", OLDER)
-def test_older_revision_with_data_upgrades_to_head(db_url, revision):
+def test_older_revision_with_data_upgrades_to_head(empty_db, revision):
+    db_url = empty_db
     r = run_cli("db", "upgrade", revision)
     assert r.exit_code == 0, r.stderr
     assert run_cli("db", "status", "--json").json == {"url": db_url, "revision": revision, "head": schema.HEAD,
@@ -73,6 +130,8 @@ def test_older_revision_with_data_upgrades_to_head(db_url, revision):
     _fill_at_old_revision(db_url)
     events_before = _rows(db_url, "SELECT count(*) FROM audit_event")[0][0]
     for args in REFUSED:
+        if db_url.startswith("postgresql") and "--actor" in args:
+            args = args[2:]  # before revision 0004 only the owner may read a PostgreSQL registry at all
         r = run_cli(*args)
         assert r.exit_code == 7, (args, r.exit_code, r.stderr)
         assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
@@ -84,6 +143,8 @@ def test_older_revision_with_data_upgrades_to_head(db_url, revision):
 
     r = run_cli("db", "upgrade")
     assert r.exit_code == 0 and f"{revision} -> {schema.HEAD}" in r.stderr, r.stderr
+    if db_url.startswith("postgresql"):
+        pg_user("bob")
     assert run_cli("db", "status", "--json").json["up_to_date"] is True
     assert "up to date" in run_cli("db", "status").stderr
     # the data survived and the new tables work
@@ -91,6 +152,8 @@ def test_older_revision_with_data_upgrades_to_head(db_url, revision):
     assert shown["status"] == "TESTING" and set(shown["checks"]) == {"evaluation", "security", "compliance", "benchmark"}
     assert len(run_cli("find", "--json", "--limit", "0").json) == 3
     assert run_cli("audit", "verify").exit_code == 0
+    keys = _rows(db_url, "SELECT version_key FROM model_version WHERE model_id = 'ms-advanced-reasoning'")
+    assert keys == [("001" + "3.001" + "0.001" + "1~",)]  # rewritten by 0004: numbers carry their length
     r = run_cli("--actor", "bob", "promote", ADV)  # reads the advisory table added by a later revision
     assert r.exit_code == 0, r.stderr
     again = run_cli("db", "upgrade")
@@ -98,17 +161,32 @@ def test_older_revision_with_data_upgrades_to_head(db_url, revision):
     assert run_cli("db", "upgrade", revision).exit_code == 2  # no silent downgrade
 
 
-def test_empty_database_status_then_created_on_first_use(db_url):
-    assert run_cli("db", "status", "--json").json["revision"] == "empty"
-    assert "empty (created on first use)" in run_cli("db", "status").stderr
-    assert run_cli("find").exit_code == 0
+def test_no_registry_yet_then_created(empty_db):
+    db_url = empty_db
+    state = "missing" if db_url.startswith("sqlite") else "empty"
+    assert run_cli("db", "status", "--json").json["revision"] == state
+    assert "no registry yet" in run_cli("db", "status").stderr
+    r = run_cli("find")  # reads never create a registry
+    assert r.exit_code == 7 and "db upgrade" in r.stderr and r.stderr.count("\n") == 1
+    r = run_cli("register", "x", "--version", "1.0.0", "--provider", "p", "--capability", "c", "--avg-latency", "1",
+                "--p95-latency", "1", "--cost", "0")
+    if db_url.startswith("sqlite"):  # a typo'd path must not become an empty registry
+        assert r.exit_code == 7 and "db upgrade" in r.stderr
+        assert run_cli("db", "upgrade").exit_code == 0
+    else:  # an empty PostgreSQL database is initialised on the first write (by a role that may)
+        assert r.exit_code == 0, r.stderr
     assert run_cli("db", "status", "--json").json == {"url": db_url, "revision": schema.HEAD, "head": schema.HEAD,
                                                       "up_to_date": True}
 
 
-def test_concurrent_first_use_initialises_once(db_url, tmp_path):
-    """8 processes start against an empty database at the same moment, each
-    registering a version: no errors, one schema, one chain, 8 versions."""
+def test_concurrent_first_use_initialises_once(backend, empty_db, tmp_path, monkeypatch):
+    """8 processes start against an empty database (PostgreSQL) or the default
+    path (SQLite) at the same moment, each registering a version: no errors,
+    one schema, one chain, 8 versions."""
+    db_url = empty_db
+    if backend == "sqlite":
+        db_url = f"sqlite:///{tmp_path / 'data' / 'modelreg' / 'registry.db'}"
+        monkeypatch.delenv("MODELREG_DB")
     commands = [["register", "first", "--version", f"1.{w}.0", "--provider", "p", "--capability", "c",
                  "--avg-latency", "1", "--p95-latency", "1", "--cost", "0"] for w in range(8)]
     procs = lw.spawn("once", tmp_path / "sync", 8, tmp_path / "logs", per_worker=commands)
@@ -124,8 +202,9 @@ def test_concurrent_first_use_initialises_once(db_url, tmp_path):
     assert run_cli("audit", "verify").exit_code == 0
 
 
-def test_newer_schema_is_refused(db_url):
-    assert run_cli("find").exit_code == 0
+def test_newer_schema_is_refused(empty_db):
+    db_url = empty_db
+    assert run_cli("db", "upgrade").exit_code == 0
     _execute(db_url, "UPDATE alembic_version SET version_num = '9999'")
     for args in (["find"], ["db", "upgrade"], ["audit", "verify"]):
         r = run_cli(*args)
@@ -136,7 +215,10 @@ def test_newer_schema_is_refused(db_url):
     assert _rows(db_url, "SELECT version_num FROM alembic_version") == [("9999",)]
 
 
-def test_foreign_database_is_refused(db_url):
+def test_foreign_database_is_refused(empty_db):
+    db_url = empty_db
+    if db_url.startswith("sqlite"):
+        _execute(db_url, "SELECT 1")  # an existing file
     _execute(db_url, "CREATE TABLE inventory (id INTEGER PRIMARY KEY)")
     for args in (["find"], ["db", "upgrade"]):
         r = run_cli(*args)

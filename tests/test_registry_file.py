@@ -11,8 +11,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import approve, drop_pg_database, pass_all_checks, pg_database_url, run_cli
-from modelreg.registry import now_stamp
+from conftest import approve, drop_pg_database, new_registry, pass_all_checks, pg_database_url, run_cli, user_url
+from modelreg import clock
 
 ADV = "ms-advanced-reasoning@3.0.1"
 
@@ -20,7 +20,7 @@ ADV = "ms-advanced-reasoning@3.0.1"
 def _version(reg, model, version, **over):
     spec = {"provider": "mindstudio", "modelId": model, "version": version, "capabilities": ["text-generation"],
             "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}, "tokens": {"default": 512, "max": 4096}},
-            "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01},
+            "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01},
             "compliance": {"dataResidency": ["eu-west"], "piiHandling": "compliant", "approvedDomains": ["support"]},
             "endpoint": "http://127.0.0.1:9/v1/chat/completions"}
     spec.update(over)
@@ -34,7 +34,7 @@ def _day(n: int) -> str:
 @pytest.fixture
 def second_db(backend, tmp_path):
     """Another, empty database on the same backend."""
-    url = f"sqlite:///{tmp_path / 'second.db'}" if backend == "sqlite" else pg_database_url("rf")
+    url = f"sqlite:///{tmp_path / 'second.db'}" if backend == "sqlite" else new_registry(pg_database_url("rf"))
     yield url
     if backend == "postgres":
         drop_pg_database(url)
@@ -87,7 +87,7 @@ def build_history(registry, cli):
     registry.write(add_advisory)
 
 
-def test_round_trip_into_an_empty_database(registry, cli, db_url, second_db, tmp_path):
+def test_db_copy_moves_the_registry_verbatim(registry, cli, db_url, second_db, tmp_path):
     build_history(registry, cli)
     path = tmp_path / "registry.toml"
     r = cli("export", "-f", path)
@@ -105,28 +105,53 @@ def test_round_trip_into_an_empty_database(registry, cli, db_url, second_db, tmp
     assert doc["advisories"][0]["advisory_id"] == "CVE-2026-0001"
     assert doc["models"]["ms-standard"]["versions"]["2.1.0"]["benchmarks"][0]["results"]["latency_ms"]["p95"] == 200
 
-    r = run_cli("--db", second_db, "--actor", "carol", "import", path, "--json")
+    head = run_cli("audit", "head").stdout.strip()
+    target = second_db if second_db.startswith("sqlite") else second_db
+    r = run_cli("db", "copy", db_url, target, "--json")
     assert r.exit_code == 0, r.stderr
-    assert r.json["refused"] == [] and len(r.json["added"]) == 4 + 7 + 1
-    assert _export(second_db) == text  # timestamps and actors preserved
-
+    assert r.json["head"] == head  # the chain was copied row for row and verifies on both sides
+    copied = user_url(target, "alice") if target.startswith("postgresql") else target
+    assert _export(copied) == text  # timestamps, actors, evidence: verbatim
+    assert run_cli("--db", copied, "audit", "verify", "--head", head).exit_code == 0
     from modelreg import Registry
-    with Registry.open(second_db) as other:
-        assert other.verify_audit().ok
-        events = other.history("ms-standard")
-        assert events and {e["action"] for e in events} == {"import"} and {e["actor"] for e in events} == {"carol"}
+    with Registry.open(copied) as other:
         assert other.resolve(model="ms-standard").version == "2.1.0"
         assert other.resolve(model="ms-advanced-reasoning").rollout == {"role": "stable", "weight": 90}
         # run ids were kept; the next run gets a fresh one on both backends
         run_id = other.record_benchmark("ms-standard@2.1.0", endpoint="http://x/v1", settings={}, results={}, passed=True)
         assert run_id > max(r["run_id"] for m in doc["models"].values() for v in m["versions"].values()
                             for r in v.get("benchmarks", []))
-    # importing the same file again changes nothing and writes no audit event
-    before = _audit_count(second_db)
-    r = run_cli("--db", second_db, "--actor", "carol", "import", path, "--json")
-    assert r.exit_code == 0 and r.json["added"] == [] and r.json["changed"] == [] and r.json["refused"] == []
-    assert _audit_count(second_db) == before
+    # only into an empty registry
+    r = run_cli("db", "copy", db_url, target)
+    assert r.exit_code == 4 and "empty" in r.stderr
     assert run_cli("--db", db_url, "diff", path, "--exit-code").exit_code == 0
+
+
+def test_import_never_accepts_evidence_from_a_file(guide_registry, cli, db_url, tmp_path):
+    """A forged file: APPROVED, approved by someone else, invented reviews and a benchmark
+    run against an endpoint that never existed. Refused, nothing written, not resolvable."""
+    text = _export(db_url)
+    now = clock.stamp(clock.now())
+
+    def forge(doc):
+        v = doc["models"]["ms-standard"]["versions"]["2.0.0"]
+        v.update(status="APPROVED", approved_by="carol", approved_at=now, default_since=now)
+        v["checks"] = [{"name": n, "result": "pass", "actor": "carol", "at": now, "note": "trust me"}
+                       for n in ("evaluation", "security", "compliance", "benchmark")]
+        v["benchmarks"] = [{"run_id": 77, "endpoint": "http://never.existed/v1", "actor": "carol", "started_at": now,
+                            "finished_at": now, "mode": "closed", "passed": True}]
+    forged = tmp_path / "forged.toml"
+    forged.write_text(_mutate(text, forge))
+    before = _audit_count(db_url)
+    for actor in ("alice", "bob"):
+        r = cli("--actor", actor, "import", forged, "--json")
+        assert r.exit_code == 5, r.stderr
+        (refusal,) = r.json["refused"]
+        assert refusal["target"] == "ms-standard@2.0.0" and "evaluation" in refusal["reason"]
+        assert any("not evidence here" in w for w in r.json["warnings"])
+    assert guide_registry.get_version("ms-standard", "2.0.0")["status"] == "TESTING"
+    assert cli("resolve", "--model", "ms-standard").exit_code == 3
+    assert _audit_count(db_url) == before
 
 
 def _mutate(text: str, fn) -> str:
@@ -150,9 +175,9 @@ def test_import_refuses_status_jumps_and_writes_nothing(guide_registry, cli, db_
     r = cli("import", bad, "--json")
     assert r.exit_code == 5
     refused = {e["target"]: e["reason"] for e in r.json["refused"]}
-    assert "cannot move to RETIRED" in refused[ADV] and "TESTING" in refused[ADV]
+    assert "cannot be promoted" in refused[ADV] and "evaluation" in refused[ADV]
     assert "evaluation" in refused["ms-standard@2.0.0"] and "benchmark" in refused["ms-standard@2.0.0"]
-    assert "approved_at" in refused["ms-standard@3.0.0"]
+    assert "evaluation" in refused["ms-standard@3.0.0"]  # registered now, approved only on this registry's evidence
     assert r.json["changed"] and r.json["applied"] is False
     assert _export(db_url) == text and _audit_count(db_url) == audit_before
     assert "nothing was written" in r.stderr
@@ -160,17 +185,12 @@ def test_import_refuses_status_jumps_and_writes_nothing(guide_registry, cli, db_
 
 def test_import_promotes_through_the_gates_as_the_importing_actor(guide_registry, cli, db_url, tmp_path):
     text = _export(db_url)
-    now = now_stamp()
-
-    def promote(doc):
-        v = doc["models"]["ms-advanced-reasoning"]["versions"]["3.0.1"]
-        v["status"] = "APPROVED"
-        v["checks"] = [{"name": n, "result": "pass", "actor": "dave", "at": now, "note": "ok"}
-                       for n in ("evaluation", "security", "compliance")]
-        v["benchmarks"] = [{"run_id": 41, "endpoint": "http://x/v1", "actor": "dave", "started_at": now,
-                            "finished_at": now, "mode": "closed", "passed": True}]
     path = tmp_path / "promote.toml"
-    path.write_text(_mutate(text, promote))
+    path.write_text(_mutate(text, lambda doc: doc["models"]["ms-advanced-reasoning"]["versions"]["3.0.1"]
+                            .update(status="APPROVED")))
+    r = cli("import", path, "--json")
+    assert r.exit_code == 5 and "evaluation" in r.json["refused"][0]["reason"]  # no evidence recorded here yet
+    pass_all_checks(guide_registry, ADV)  # bob records the reviews and a benchmark run, here
     r = cli("import", path, "--json")  # alice registered it: separation of duties
     assert r.exit_code == 5 and "separation_of_duties" in r.json["refused"][0]["reason"]
     assert guide_registry.get_version("ms-advanced-reasoning", "3.0.1")["status"] == "TESTING"
@@ -178,8 +198,8 @@ def test_import_promotes_through_the_gates_as_the_importing_actor(guide_registry
     assert r.exit_code == 0, r.stderr
     assert "TESTING -> APPROVED by bob" in r.json["changed"][0]["reason"]
     v = guide_registry.get_version("ms-advanced-reasoning", "3.0.1")
-    assert v["status"] == "APPROVED" and v["approved_by"] == "bob" and v["benchmarks"][0]["run_id"] == 41
-    assert guide_registry.history("ms-advanced-reasoning", "3.0.1")[-1]["action"] == "import"
+    assert v["status"] == "APPROVED" and v["approved_by"] == "bob"
+    assert guide_registry.history("ms-advanced-reasoning", "3.0.1")[-1]["action"] == "promote"
 
 
 def test_dry_run_writes_nothing(guide_registry, cli, db_url, tmp_path):
@@ -194,11 +214,11 @@ def test_dry_run_writes_nothing(guide_registry, cli, db_url, tmp_path):
     path.write_text(_mutate(text, add))
     before = _audit_count(db_url)
     r = cli("import", path, "--dry-run", "--json")
-    assert r.exit_code == 0 and r.json["dry_run"] is True and r.json["applied"] is False
+    assert r.exit_code == 5 and r.json["dry_run"] is True and r.json["applied"] is False  # as the real run would
     assert {e["target"] for e in r.json["added"]} == {"brand-new", "brand-new@1.0.0"}
     assert [e["target"] for e in r.json["refused"]] == ["ms-standard@2.0.0"]
     r = cli("import", path, "--dry-run")
-    assert r.exit_code == 0 and "brand-new@1.0.0" in r.stdout and "would be REFUSED" in r.stderr
+    assert r.exit_code == 5 and "brand-new@1.0.0" in r.stdout and "would be REFUSED" in r.stderr
     assert _export(db_url) == text and _audit_count(db_url) == before
     # without the refused change it applies; the new version is registered now by the importer
     path.write_text(_mutate(path.read_text(), lambda d: d["models"]["ms-standard"]["versions"]["2.0.0"].update(status="TESTING")))

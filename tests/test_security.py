@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench_servers import CHAT_BODY
-from conftest import pass_all_checks, run_cli, run_process
+from conftest import new_registry, pass_all_checks, run_cli, run_process
 
 CANARY = "CANARY-7f3a9c1e-do-not-store"
 
@@ -36,7 +36,7 @@ def test_sqlite_files_created_0600(tmp_path, umask):
     old = os.umask(umask)
     try:
         from modelreg import Registry
-        reg = Registry.open(f"sqlite:///{path}")
+        reg = Registry.open(new_registry(f"sqlite:///{path}"))
         reg.register({"provider": "p", "modelId": "m", "version": "1.0.0", "capabilities": ["c"],
                       "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0}})
         with reg.db.engine.connect():  # WAL and shared-memory files exist while a connection is open
@@ -50,9 +50,12 @@ def test_sqlite_files_created_0600(tmp_path, umask):
 
 
 def test_default_database_via_cli_is_0600(tmp_path):
-    r = run_process("find", env={"MODELREG_DB": ""})  # default location under XDG_DATA_HOME
-    assert r.exit_code == 0, r.stderr
     db = tmp_path / "data" / "modelreg" / "registry.db"
+    r = run_process("find", env={"MODELREG_DB": ""})  # default location under XDG_DATA_HOME
+    assert r.exit_code == 7 and str(db) in r.stderr and "register" in r.stderr, r.stderr  # reads never create it
+    assert not db.exists()
+    r = run_process(*_register_args(), env={"MODELREG_DB": ""})  # the first write does
+    assert r.exit_code == 0, r.stderr
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
 
 
@@ -75,36 +78,35 @@ def test_postgres_password_is_redacted_everywhere():
 # -- webhook secrets and API keys ----------------------------------------------------------------------------
 def test_webhook_secret_never_stored_or_printed(tmp_path, monkeypatch):
     db = tmp_path / "registry.db"
-    monkeypatch.setenv("MODELREG_DB", f"sqlite:///{db}")
+    monkeypatch.setenv("MODELREG_DB", new_registry(f"sqlite:///{db}"))
     monkeypatch.setenv("MODELREG_WEBHOOK_SECRET", CANARY)
-    config = tmp_path / "config" / "modelreg" / "config.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text('[[alerts.webhooks]]\nurl = "http://127.0.0.1:9/hook"\nsecret_env = "MODELREG_WEBHOOK_SECRET"\n'
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[[alerts.webhooks]]\nurl = "http://127.0.0.1:9/hook"\nsecret_env = "MODELREG_WEBHOOK_SECRET"\n'
                       'min_severity = "info"\n')
+    assert run_cli("policy", "apply", policy).exit_code == 0
     from modelreg import Registry
     holder = Registry.open(f"sqlite:///{db}")
     with holder.db.engine.connect():  # keeps the WAL from being checkpointed away, so its bytes are checked too
         outputs = []
         for args in (_register_args(), ["--actor", "bob", "review", "sec@1.0.0", "--check", "security", "--pass"],
-                     ["find", "--json"], ["show", "sec@1.0.0", "--json"], ["config", "show"], ["config", "show", "--json"],
-                     ["history", "sec@1.0.0", "--json"], ["deprecate", "--sweep", "--json"], ["tree", "--json"]):
+                     ["find", "--json"], ["show", "sec@1.0.0", "--json"], ["config", "show"], ["policy", "show"],
+                     ["policy", "show", "--json"], ["history", "sec@1.0.0", "--json"], ["deprecate", "--sweep", "--json"],
+                     ["tree", "--json"], ["events", "list", "--json"]):
             r = run_cli(*args)
             assert r.exit_code == 0, (args, r.stderr)
             outputs.append(r.stdout + r.stderr)
-        if run_cli("alerts", "--help").exit_code == 0:  # monitoring commands, where present, too
-            for args in (["alerts", "check"], ["alerts", "list", "--json"]):
-                r = run_cli(*args)
-                outputs.append(r.stdout + r.stderr)
+        for args in (["alerts", "check"], ["alerts", "list", "--json"]):
+            r = run_cli(*args)
+            outputs.append(r.stdout + r.stderr)
         assert Path(str(db) + "-wal").exists() and Path(str(db) + "-wal").stat().st_size > 0
         stored = _files_bytes(db)
     holder.close()
-    assert b"MODELREG_WEBHOOK_SECRET" in config.read_bytes()  # the name is kept...
+    assert b"MODELREG_WEBHOOK_SECRET" in stored  # the name is kept...
     assert CANARY.encode() not in stored  # ...never the value
-    assert CANARY.encode() not in config.read_bytes()
     for text in outputs:
         assert CANARY not in text
-    shown = {row["key"]: row["value"] for row in json.loads(outputs[5])}
-    assert shown["alerts.webhooks"][0]["secret_env"] == "MODELREG_WEBHOOK_SECRET"
+    shown = json.loads(outputs[6])
+    assert shown["alerts"]["webhooks"][0]["secret_env"] == "MODELREG_WEBHOOK_SECRET"
 
 
 class _KeyRecorder(BaseHTTPRequestHandler):
@@ -125,7 +127,7 @@ class _KeyRecorder(BaseHTTPRequestHandler):
 
 def test_api_key_sent_but_never_stored_or_printed(tmp_path, monkeypatch):
     db = tmp_path / "registry.db"
-    monkeypatch.setenv("MODELREG_DB", f"sqlite:///{db}")
+    monkeypatch.setenv("MODELREG_DB", new_registry(f"sqlite:///{db}"))
     monkeypatch.setenv("MODELREG_TEST_API_KEY", CANARY)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _KeyRecorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -182,20 +184,24 @@ ADV = "sec@1.0.0"
 
 
 @pytest.fixture
-def gated(registry, tmp_path):
-    config = tmp_path / "config" / "modelreg" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('[policy]\napprovers = ["  Carol ", "DAVE"]\n')
+def gated(tmp_path, monkeypatch):
+    """On SQLite, where actors are names (on PostgreSQL they are login roles)."""
+    url = new_registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    monkeypatch.setenv("MODELREG_DB", url)
+    from modelreg import Registry
+    registry = Registry.open(url)
+    registry.set_policy("approvers", "  Carol ,DAVE")
     registry.register({"provider": "p", "modelId": "sec", "version": "1.0.0", "capabilities": ["c"],
+                       "endpoint": "http://127.0.0.1:9/v1",
                        "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0}})  # by alice
     pass_all_checks(registry, ADV)
-    return registry
+    yield registry
+    registry.close()
 
 
 @pytest.mark.parametrize("registrant_spelling", ["ALICE", " alice", "alice ", "\talice", "Alice\u00a0", "  aLiCe  "])
 def test_registrant_cannot_approve_under_another_spelling(gated, tmp_path, registrant_spelling):
-    config = tmp_path / "config" / "modelreg" / "config.toml"
-    config.write_text('[policy]\napprovers = ["alice", "carol"]\n')  # even when alice is an approver
+    gated.set_policy("approvers", "alice,carol")  # even when alice is an approver
     r = run_cli("--actor", registrant_spelling, "promote", ADV)
     assert r.exit_code == 5 and "separation_of_duties" in r.stderr, (registrant_spelling, r.stderr)
     assert gated.get_version("sec", "1.0.0")["status"] == "TESTING"

@@ -1,7 +1,7 @@
 """A real local webhook receiver for tests: http.server on 127.0.0.1 in a thread.
 
     with WebhookReceiver(secret="s3cret", script=[500, 500, 200]) as rx:
-        deliver(WebhookTarget(rx.url, "ENV", "info"), payload, environ={"ENV": "s3cret"})
+        deliver(Webhook(rx.url, "ENV", "info"), payload, environ={"ENV": "s3cret"})
         assert rx.requests[-1].signature_ok
 
 ``script`` lists what to answer to the 1st, 2nd, ... request (the last entry

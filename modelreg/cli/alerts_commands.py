@@ -1,6 +1,6 @@
 """Monitoring: production metrics, alerts, security advisories, drift
-baselines, Prometheus export (SPEC section 7). A thin layer over
-modelreg.monitoring."""
+baselines, Prometheus export, lifecycle events (SPEC sections 7 and 12). A
+thin layer over the library's monitoring methods."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Optional
 
 import typer
 
-from modelreg.cli import app, open_registry
+from modelreg.cli.app import app, open_registry
 from modelreg.cli.complete_targets import complete_target
-from modelreg.cli.output import emit_json, message, output_format, render, warn
+from modelreg.cli.output import Output, message, output_options, warn
 
 alerts_app = typer.Typer(
     help="Production metrics, alerts, security advisories, drift baselines, Prometheus export.\n\n"
@@ -27,8 +27,19 @@ baseline_app = typer.Typer(
          "Example: modelreg alerts baseline pin ms-advanced-reasoning@3.0.1",
     no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(alerts_app, name="alerts", rich_help_panel="Monitoring")
+windows_app = typer.Typer(
+    help="Observation windows: remove wrong data (audited).\n\n"
+         "Example: modelreg alerts windows delete ms-advanced-reasoning@3.0.1 --from 9999-01-01",
+    no_args_is_help=True, rich_markup_mode=None)
 alerts_app.add_typer(advisory_app, name="advisory")
 alerts_app.add_typer(baseline_app, name="baseline")
+alerts_app.add_typer(windows_app, name="windows")
+ALERT_FIELDS = ("id", "kind", "severity", "status", "model_id", "version", "message", "first_seen", "last_seen")
+INGEST_FIELDS = ("kept", "updated", "duplicates", "skipped", "errors", "versions")
+CHECK_FIELDS = ("as_of", "evaluated", "raised", "updated", "refreshed", "resolved", "open", "queued_deliveries",
+                "deliveries")
+ADVISORY_FIELDS = ("advisory_id", "model_id", "affected", "severity", "summary", "status", "created_at", "created_by",
+                   "affected_versions", "changed")
 
 ALERT_COLUMNS = [("id", "ID"), ("severity", "SEVERITY"), ("status", "STATUS"), ("kind", "KIND"),
                  ("target", "TARGET"), ("last_seen", "LAST SEEN"), ("message", "MESSAGE")]
@@ -43,12 +54,13 @@ def _with_target(rows: list[dict]) -> list[dict]:
 
 
 @alerts_app.command("ingest")
+@output_options(INGEST_FIELDS)
 def ingest(
     ctx: typer.Context,
     source: str = typer.Argument(..., metavar="FILE|-", help="JSON lines or CSV of observation windows; - reads stdin."),
     strict: bool = typer.Option(False, "--strict", help="Refuse the whole input when any line is bad (exit 2, nothing kept)."),
     fmt: str = typer.Option("auto", "--format", help="auto | jsonl | csv."),
-    json_out: bool = typer.Option(False, "--json"),
+    out: Output = Output(),
 ) -> None:
     """Ingest production metric windows; bad lines are reported by line number and skipped.
 
@@ -71,8 +83,8 @@ def ingest(
         sys.stderr.write(f"{name}: line {err['line']}: {err['message']}\n")
     if len(result["errors"]) > MAX_SHOWN_BAD_LINES:
         sys.stderr.write(f"{name}: ... and {len(result['errors']) - MAX_SHOWN_BAD_LINES} more bad line(s)\n")
-    if json_out:
-        emit_json(result)
+    if out.is_json:
+        out.json(result)
     message(f"{name}: {result['kept']} kept, {result['updated']} updated, {result['duplicates']} duplicate(s), "
             f"{result['skipped']} bad line(s) skipped")
     if result["errors"] and not (result["kept"] or result["updated"] or result["duplicates"]):
@@ -80,12 +92,13 @@ def ingest(
 
 
 @alerts_app.command("check")
+@output_options(CHECK_FIELDS)
 def check(
     ctx: typer.Context,
     fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="SEVERITY",
                                           help="Exit 6 when open alerts at or above info|warning|critical remain."),
     no_deliver: bool = typer.Option(False, "--no-deliver", help="Do not post to webhooks this time (they stay pending)."),
-    json_out: bool = typer.Option(False, "--json"),
+    out: Output = Output(),
 ) -> None:
     """Evaluate metrics, drift, advisories and lifecycle; raise, dedupe and auto-resolve alerts; notify webhooks.
 
@@ -97,21 +110,21 @@ def check(
     version; lifecycle alerts when the notice or broken fallback is gone.
     Failed webhook deliveries are recorded and retried by the next check.
     """
-    from modelreg.alerts.rules import parse_severity
-    from modelreg import monitoring
+    from modelreg.monitoring.alerting import open_at_or_above
+    from modelreg.monitoring.rules import parse_severity
 
     minimum = parse_severity(fail_on) if fail_on is not None else None
     with open_registry(ctx) as reg:
         report = reg.check_alerts(deliver=not no_deliver)
-    if json_out:
-        emit_json(report)
+    if out.is_json:
+        out.json(report)
     else:
         changes = ([("raised", a) for a in report["raised"]] + [("updated", a) for a in report["updated"]]
                    + [("resolved", a) for a in report["resolved"]])
         if changes:
             rows = [{**a, "change": change} for change, a in changes]
-            render(_with_target(rows), fmt="table",
-                   columns=[("change", "CHANGE")] + ALERT_COLUMNS[:-2] + [("message", "MESSAGE")])
+            Output("table").rows(_with_target(rows), [("change", "CHANGE")] + ALERT_COLUMNS[:-2]
+                                 + [("message", "MESSAGE")])
         open_counts = report["open"]
         message(f"checked {len(report['evaluated'])} version(s) with observations: {len(report['raised'])} raised, "
                 f"{len(report['updated'])} updated, {len(report['refreshed'])} still firing, "
@@ -125,62 +138,60 @@ def check(
         if deliveries["results"]:
             message(f"webhooks: {deliveries['delivered']} delivered, {deliveries['failed']} failed")
     if minimum is not None:
-        remaining = monitoring.open_at_or_above(report, minimum)
+        remaining = open_at_or_above(report, minimum)
         if remaining:
             message(f"{remaining} open alert(s) at or above {minimum} (--fail-on {minimum})")
             raise typer.Exit(6)
 
 
 @alerts_app.command("list")
+@output_options(ALERT_FIELDS, csv=True, plain=True)
 def list_alerts(
     ctx: typer.Context,
     status: Optional[str] = typer.Option(None, "--status", help="open | acked | resolved | all (default: open and acked)."),
     severity: Optional[str] = typer.Option(None, "--severity", help="info | warning | critical (exact)."),
     model: Optional[str] = typer.Option(None, "--model", help="Only this model's alerts."),
-    json_out: bool = typer.Option(False, "--json"),
-    csv_out: bool = typer.Option(False, "--csv"),
-    plain: bool = typer.Option(False, "--plain", help="Tab-separated, no header."),
+    out: Output = Output(),
 ) -> None:
     """List alerts, most severe and most recent first.
 
     Example: modelreg alerts list --severity critical --json
     """
-    fmt = output_format(json_out, csv_out, plain)
     with open_registry(ctx) as reg:
         rows = reg.list_alerts(status=status, severity=severity, model=model)
-    if fmt == "table" and not rows:
+    if out.fmt == "table" and not rows:
         message("no alerts match")
         return
-    render(_with_target(rows) if fmt in ("table", "plain") else rows, fmt=fmt,
-           columns=CSV_COLUMNS if fmt == "csv" else ALERT_COLUMNS, json_rows=rows)
+    out.rows(_with_target(rows) if out.fmt in ("table", "plain") else rows,
+             CSV_COLUMNS if out.fmt == "csv" else ALERT_COLUMNS, json_rows=rows)
 
 
 @alerts_app.command("ack")
-def ack(ctx: typer.Context, alert_id: int = typer.Argument(..., metavar="ID"),
-        json_out: bool = typer.Option(False, "--json")) -> None:
+@output_options(ALERT_FIELDS + ("changed",))
+def ack(ctx: typer.Context, alert_id: int = typer.Argument(..., metavar="ID"), out: Output = Output()) -> None:
     """Acknowledge an open alert (it stays active but is no longer counted by --fail-on).
 
     Example: modelreg alerts ack 12
     """
     with open_registry(ctx) as reg:
         result = reg.ack_alert(alert_id)
-    if json_out:
-        emit_json(result)
+    if out.is_json:
+        out.json(result)
     else:
         message(f"alert {alert_id}: {'acknowledged' if result['changed'] else 'already acknowledged'}")
 
 
 @alerts_app.command("resolve")
-def resolve(ctx: typer.Context, alert_id: int = typer.Argument(..., metavar="ID"),
-            json_out: bool = typer.Option(False, "--json")) -> None:
+@output_options(ALERT_FIELDS + ("changed",))
+def resolve(ctx: typer.Context, alert_id: int = typer.Argument(..., metavar="ID"), out: Output = Output()) -> None:
     """Resolve an alert by hand (raised again by the next check if its condition persists).
 
     Example: modelreg alerts resolve 12
     """
     with open_registry(ctx) as reg:
         result = reg.resolve_alert(alert_id)
-    if json_out:
-        emit_json(result)
+    if out.is_json:
+        out.json(result)
     else:
         message(f"alert {alert_id}: {'resolved' if result['changed'] else 'already resolved'}")
 
@@ -209,6 +220,7 @@ def export(
 
 
 @advisory_app.command("add")
+@output_options(ADVISORY_FIELDS)
 def advisory_add(
     ctx: typer.Context,
     advisory_id: str = typer.Argument(..., metavar="ID", help="e.g. CVE-2026-1234."),
@@ -217,7 +229,7 @@ def advisory_add(
                                  help="PEP 440 specifier set, e.g. '>=3.0.0,<3.0.2' (SemVer pre-releases map to a/b/rc)."),
     severity: str = typer.Option(..., "--severity", help="low | medium | high | critical."),
     summary: str = typer.Option(..., "--summary", help="What is wrong."),
-    json_out: bool = typer.Option(False, "--json"),
+    out: Output = Output(),
 ) -> None:
     """Record a security advisory; versions in range can no longer be promoted and live ones raise critical alerts.
 
@@ -225,59 +237,62 @@ def advisory_add(
     """
     with open_registry(ctx) as reg:
         result = reg.add_advisory(advisory_id, model_id=model, affected=affected, severity=severity, summary=summary)
-    if json_out:
-        emit_json(result)
+    if out.is_json:
+        out.json(result)
     else:
         hit = ", ".join(f"{v['version']} ({v['status']})" for v in result["affected_versions"]) or "no registered version"
         message(f"advisory {result['advisory_id']} on {model} {result['affected']}: affects {hit}")
 
 
 @advisory_app.command("list")
+@output_options(ADVISORY_FIELDS, plain=True)
 def advisory_list(ctx: typer.Context, model: Optional[str] = typer.Option(None, "--model"),
-                  json_out: bool = typer.Option(False, "--json")) -> None:
+                  out: Output = Output()) -> None:
     """List advisories and the registered versions each one affects.
 
     Example: modelreg alerts advisory list --model ms-advanced-reasoning
     """
     with open_registry(ctx) as reg:
         rows = reg.list_advisories(model_id=model)
-    if json_out:
-        emit_json(rows)
+    if out.is_json:
+        out.json(rows)
         return
-    if not rows:
+    if not rows and out.fmt == "table":
         message("no advisories")
         return
     shown = [{**r, "versions": ", ".join(v["version"] for v in r["affected_versions"])} for r in rows]
-    render(shown, fmt="table", columns=[("advisory_id", "ID"), ("model_id", "MODEL"), ("affected", "AFFECTED"),
+    out.rows(shown, [("advisory_id", "ID"), ("model_id", "MODEL"), ("affected", "AFFECTED"),
                                         ("versions", "VERSIONS"), ("severity", "SEVERITY"), ("status", "STATUS"),
-                                        ("summary", "SUMMARY")])
+                    ("summary", "SUMMARY")])
 
 
 @advisory_app.command("withdraw")
+@output_options(ADVISORY_FIELDS)
 def advisory_withdraw(ctx: typer.Context, advisory_id: str = typer.Argument(..., metavar="ID"),
-                      model: str = typer.Option(..., "--model"), json_out: bool = typer.Option(False, "--json")) -> None:
+                      model: str = typer.Option(..., "--model"), out: Output = Output()) -> None:
     """Withdraw an advisory (a false positive): it stops blocking promotion; its alerts resolve on the next check.
 
     Example: modelreg alerts advisory withdraw CVE-2026-1234 --model ms-advanced-reasoning
     """
     with open_registry(ctx) as reg:
         result = reg.withdraw_advisory(advisory_id, model_id=model)
-    emit_json(result) if json_out else message(
+    out.json(result) if out.is_json else message(
         f"advisory {advisory_id} on {model}: {'withdrawn' if result['changed'] else 'already withdrawn'}")
 
 
 @baseline_app.command("pin")
+@output_options(("target", "source", "windows", "values", "from", "to", "warning"))
 def baseline_pin(ctx: typer.Context, target: str = typer.Argument(..., metavar="MODEL@VERSION", autocompletion=complete_target),
                  windows: Optional[int] = typer.Option(None, "--windows", help="Pin exactly the newest N windows with a sample."),
-                 json_out: bool = typer.Option(False, "--json")) -> None:
+                 out: Output = Output()) -> None:
     """Pin the latest windows' samples as the drift baseline (accept the current distribution as normal).
 
     Example: modelreg alerts baseline pin ms-advanced-reasoning@3.0.1
     """
     with open_registry(ctx) as reg:
         result = reg.pin_baseline(target, windows=windows)
-    if json_out:
-        emit_json(result)
+    if out.is_json:
+        out.json(result)
         return
     message(f"{target}: baseline pinned from {result['windows']} window(s), {result['values']} values "
             f"({result['from']} .. {result['to']})")
@@ -285,55 +300,17 @@ def baseline_pin(ctx: typer.Context, target: str = typer.Argument(..., metavar="
         warn(result["warning"])
 
 
-# ---------------------------------------------------------------- `show MODEL@V`: recent windows as sparklines
+@windows_app.command("delete")
+@output_options(("target", "deleted"))
+def windows_delete(ctx: typer.Context,
+                   target: str = typer.Argument(..., metavar="MODEL@VERSION", autocompletion=complete_target),
+                   start: Optional[str] = typer.Option(None, "--from", help="Only windows starting at or after this time.", metavar="TIME"),
+                   end: Optional[str] = typer.Option(None, "--to", help="Only windows ending at or before this time.", metavar="TIME"),
+                   out: Output = Output()) -> None:
+    """Delete a version's observation windows (wrong data, e.g. dated in the future); audited.
 
-SPARKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[float | None]) -> str:
-    present = [v for v in values if v is not None]
-    if not present:
-        return ""
-    lo, hi = min(present), max(present)
-    out = []
-    for v in values:
-        if v is None:
-            out.append(" ")
-        elif hi == lo:
-            out.append(SPARKS[0])
-        else:
-            out.append(SPARKS[min(len(SPARKS) - 1, int((v - lo) / (hi - lo) * (len(SPARKS) - 1) + 0.5))])
-    return "".join(out)
-
-
-def _show_monitoring(version: dict) -> None:
-    """RENDER_HOOKS entry: recent windows and active alerts of the shown version."""
-    windows = version.get("observations") or []
-    alerts = version.get("alerts") or []
-    lines = []
-    if windows:
-        p95 = [w["latency_p95_ms"] for w in windows]
-        rate = [w["error_rate"] for w in windows]
-        slo = version.get("performance", {}).get("p95_latency_ms")
-        lines.append(f"recent windows ({len(windows)}, {windows[0]['window_start'][:16]} .. {windows[-1]['window_end'][:16]}):")
-        lines.append(f"  p95 latency  {sparkline(p95)}  {p95[0]:.0f} -> {p95[-1]:.0f} ms" + (f" (SLO {slo:g} ms)" if slo else ""))
-        shown = [r for r in rate if r is not None]
-        if shown:
-            lines.append(f"  error rate   {sparkline(rate)}  {shown[0]:.2%} -> {shown[-1]:.2%}")
-        lines.append(f"  requests     {sparkline([w['requests'] for w in windows])}  "
-                     f"{windows[0]['requests']} -> {windows[-1]['requests']}")
-    if alerts:
-        lines.append("active alerts:")
-        lines += [f"  #{a['id']} {a['severity']} {a['kind']} ({a['status']}): {a['message']}" for a in alerts]
-    if lines:
-        sys.stdout.write("\n".join(lines) + "\n")
-
-
-def _register_show_hook() -> None:
-    from modelreg.cli import show_view
-
-    if _show_monitoring not in show_view.RENDER_HOOKS:
-        show_view.RENDER_HOOKS.append(_show_monitoring)
-
-
-_register_show_hook()
+    Example: modelreg alerts windows delete ms-advanced-reasoning@3.0.1 --from 9999-01-01
+    """
+    with open_registry(ctx) as reg:
+        result = reg.delete_windows(target, start=start, end=end)
+    out.json(result) if out.is_json else message(f"{target}: {result['deleted']} window(s) deleted")

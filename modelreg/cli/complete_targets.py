@@ -28,9 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelreg.lifecycle.status import ARCHIVED, STATUSES
+
 CACHE_TTL_S = 60.0
 CACHE_FORMAT = "modelreg-completion-v1"
-HIDDEN_STATUSES = ("RETIRED", "REJECTED")
 SQLITE_TIMEOUT_S = 0.5
 PG_CONNECT_TIMEOUT_S = 2
 
@@ -156,7 +157,7 @@ def _write_cache(path: Path, lines: list[str], signature: str | None) -> None:
 # -- reading the database ----------------------------------------------------
 
 _MODELS_SQL = "SELECT model_id FROM model ORDER BY model_id"
-_VERSIONS_SQL = ("SELECT model_id, version FROM model_version WHERE status NOT IN ('RETIRED', 'REJECTED') "
+_VERSIONS_SQL = (f"SELECT model_id, version FROM model_version WHERE status NOT IN {tuple(ARCHIVED)!r} "
                  "ORDER BY model_id, version_key DESC")
 
 
@@ -212,3 +213,9 @@ def _candidates(ctx: Any = None) -> list[str]:
     lines = reader()
     _write_cache(path, lines, signature)
     return lines
+
+
+def complete_status(incomplete: str = "", ctx: Any = None) -> list[str]:
+    """The statuses (no database needed)."""
+    prefix = (incomplete or "").upper()
+    return [s for s in STATUSES if s.startswith(prefix)]

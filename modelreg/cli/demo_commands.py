@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from modelreg.cli import app
+from modelreg.cli.app import app
 
 demo_app = typer.Typer(help="The guide's example models and a local endpoint to try modelreg on.\n\n"
                             "Example: modelreg demo manifest > guide-models.toml", no_args_is_help=True, rich_markup_mode=None)

@@ -1,4 +1,4 @@
-"""Registry as code: export, import, diff (modelreg.registry_file does the work)."""
+"""Registry as code: export, import, diff (the library's regfile package does the work)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from modelreg.cli import app, open_registry
-from modelreg.cli.output import emit_json, message, render, warn
+from modelreg.cli.app import app, open_registry
+from modelreg.cli.output import Output, message, output_options, warn
 
 PANEL = "Registry as code"
 DIFF_EXIT = 4  # --exit-code: file and database differ
@@ -27,16 +27,16 @@ def export_(
     Sorted and stable, so `git diff` of two exports shows real changes. Re-create the registry
     elsewhere with `modelreg import FILE`; compare with `modelreg diff FILE`.
     """
-    from modelreg import registry_file
+    from modelreg.regfile.document import to_toml
+    from modelreg.textfile import write_output
 
     with open_registry(ctx) as reg:
-        doc = registry_file.export_document(reg)
-    content = registry_file.to_toml(doc)
+        doc = reg.export_document()
+    content = to_toml(doc)
     if file is None or file == "-":
         sys.stdout.write(content)
         return
-    from modelreg.textfile import write_atomic
-    write_atomic(file, content)
+    write_output(file, content, mode=0o600)
     versions = sum(len(m["versions"]) for m in doc["models"].values())
     message(f"wrote {file}: {len(doc['models'])} model(s), {versions} version(s)")
 
@@ -49,14 +49,13 @@ def _plan_rows(plan) -> list[dict]:
     return rows
 
 
-def _show_plan(plan, json_out: bool) -> None:
-    if json_out:
-        emit_json(plan.to_dict())
+def _show_plan(plan, out: Output) -> None:
+    if out.is_json:
+        out.json(plan.to_dict())
         return
     rows = [r for r in _plan_rows(plan) if r["action"] != "unchanged"]
     if rows:
-        render(rows, fmt="table", columns=[("action", "ACTION"), ("kind", "KIND"), ("target", "TARGET"),
-                                           ("reason", "DETAIL")])
+        Output("table").rows(rows, [("action", "ACTION"), ("kind", "KIND"), ("target", "TARGET"), ("reason", "DETAIL")])
     for text in plan.warnings:
         warn(text)
     counts = ", ".join(f"{len(plan.of(a))} {a}" for a in ("added", "changed", "unchanged", "refused"))
@@ -70,30 +69,34 @@ def _show_plan(plan, json_out: bool) -> None:
 
 
 @app.command("import", rich_help_panel=PANEL)
+@output_options(("dry_run", "applied", "added", "changed", "unchanged", "refused", "warnings"))
 def import_(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", help="A registry file written by `modelreg export` (or by hand); '-' for stdin."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and write nothing (exit 0 even if refused)."),
-    json_out: bool = typer.Option(False, "--json", help="The plan as JSON: added, changed, unchanged, refused, warnings."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and write nothing (exits as the real run would: 5 when refused)."),
+    out: Output = Output(),
 ) -> None:
     """Apply a registry file in one transaction: plan (added, changed, unchanged, refused), then all or nothing.
 
     Example: modelreg import registry.toml --dry-run
 
-    Status changes go through the lifecycle and its gates as the importing actor; a new version
-    enters beyond TESTING only when its recorded checks, benchmark and approval support it.
-    Exit 5 (nothing written) when anything is refused; 2 for a malformed file.
+    Everything goes through the lifecycle engine as the importing actor: new versions are
+    registered now; a status beyond TESTING is applied only when this registry's own evidence
+    passes the gates. Reviews, benchmark runs and approvals in a file are never evidence
+    (`modelreg db copy` moves a registry verbatim). Exit 5 (nothing written) when anything is
+    refused; 2 for a malformed file.
     """
-    from modelreg import registry_file
+    from modelreg.regfile import importer, reader
 
-    doc = registry_file.read_file(file)  # exit 2 before the database is touched
+    doc = reader.read_file(file)  # exit 2 before the database is touched
     with open_registry(ctx) as reg:
         try:
-            plan = registry_file.import_document(reg, doc, dry_run=dry_run)
-        except registry_file.ImportRefused as exc:
-            _show_plan(exc.plan, json_out)
+            plan = reg.import_document(doc, dry_run=dry_run, source=file, validated=True)
+        except importer.ImportRefused as exc:
+            exc.plan.dry_run = dry_run
+            _show_plan(exc.plan, out)
             raise
-    _show_plan(plan, json_out)
+    _show_plan(plan, out)
 
 
 def _cell(value) -> str:
@@ -106,11 +109,12 @@ def _cell(value) -> str:
 
 
 @app.command("diff", rich_help_panel=PANEL)
+@output_options(("identical", "differences"))
 def diff(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", help="A registry file; '-' for stdin."),
     exit_code: bool = typer.Option(False, "--exit-code", help=f"Exit {DIFF_EXIT} when the file and the database differ (for CI gates)."),
-    json_out: bool = typer.Option(False, "--json", help="{identical, differences: [{path, change, file, database}]}."),
+    out: Output = Output(),
 ) -> None:
     """Show what differs between a registry file and the database, per model, version and field.
 
@@ -119,16 +123,16 @@ def diff(
     Exit 0 whether or not they differ (a diff is a report); with --exit-code, exit 4 when they
     differ (exit 1 stays reserved for bugs, as everywhere in modelreg), 2 for a malformed file.
     """
-    from modelreg import registry_file
+    from modelreg.regfile import reader
 
-    doc = registry_file.read_file(file)
+    doc = reader.read_file(file)
     with open_registry(ctx) as reg:
-        rows = registry_file.diff_document(reg, doc)
-    if json_out:
-        emit_json({"identical": not rows, "differences": rows})
+        rows = reg.diff_document(doc, source=file, validated=True)
+    if out.is_json:
+        out.json({"identical": not rows, "differences": rows})
     elif rows:
-        render([{**r, "file": _cell(r["file"]), "database": _cell(r["database"])} for r in rows], fmt="table",
-               columns=[("change", "CHANGE"), ("path", "PATH"), ("file", "FILE"), ("database", "DATABASE")])
+        Output("table").rows([{**r, "file": _cell(r["file"]), "database": _cell(r["database"])} for r in rows],
+                             [("change", "CHANGE"), ("path", "PATH"), ("file", "FILE"), ("database", "DATABASE")])
         message(f"{len(rows)} difference(s) between {file} and the database")
     else:
         message(f"{file} and the database are identical")

@@ -1,36 +1,49 @@
 """Two consoles and one renderer: data to stdout, everything else to stderr.
 
-Every data command renders rows of plain dicts through `render`, which picks
-JSON, CSV, tab-separated plain text or a rich table. rich is imported only
-when a table, tree or message is actually drawn.
+Output options are declared once (`output_options`): each data command names
+its own JSON fields and whether it also speaks CSV and --plain, and gets an
+`Output` that renders rows of plain dicts as JSON, CSV, tab-separated plain
+text or aligned columns. Text meant for a person goes through `safe` (one
+function, as gh and kubectl do): control characters from stored data never
+reach the terminal raw. rich is imported only when a table, tree or progress
+bar is actually drawn.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import inspect
 import io
 import json
 import os
+import re
 import sys
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 NO_COLOR = False  # set by --no-color
 JSON_FIELDS: list[str] | None = None  # set by --json a,b,c (gh-style field selection)
+FIELD_LIST = re.compile(r"^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*\Z")
 
-# Every key a command prints in JSON; `--json a,b` must name some of these.
-KNOWN_FIELDS = {
-    "model_id", "provider", "version", "status", "stage", "capabilities", "parameters", "performance", "compliance",
-    "endpoint", "endpoint_kind", "description", "registered_at", "registered_by", "approved_at", "approved_by",
-    "deprecated_at", "deprecation_reason", "retire_on", "replacement", "retired_at", "checks", "rollout_weight",
-    "days_to_retirement", "benchmarks", "history", "owner", "created_at", "fallbacks", "production_default", "canary",
-    "versions", "recommended_parameters", "deprecation", "rollout", "run_id", "mode", "requests", "completed",
-    "errors", "error_rate", "duration_s", "throughput_rps", "latency_ms", "ttft_ms", "itl_ms", "slo", "aborted",
-    "histogram", "tokens", "as_of", "retired", "notices", "broken_fallbacks", "unchanged", "dry_run", "id", "kind",
-    "severity", "message", "first_seen", "last_seen", "seq", "at", "actor", "action", "target", "before", "after",
-    "key", "value", "source", "check", "result", "note", "from", "to", "unmet", "would_succeed", "url", "revision",
-    "head", "up_to_date", "observations", "alerts", "added", "changed", "refused", "identical", "differences",
-    "warnings", "kept", "updated", "duplicates", "skipped", "raised", "resolved", "open", "ok", "events", "first_bad", "reason", "advisory_id", "affected", "summary",
-}
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_PLAIN_BREAKS = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape(match: re.Match) -> str:
+    ch = match.group(0)
+    return {"\r": "\\r"}.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+
+
+def safe(text: Any, *, multiline: bool = False) -> str:
+    """`text` for a terminal: escape sequences, carriage returns and other
+    control characters shown as \\x1b, \\r ...; newlines and tabs kept only
+    when `multiline` (else shown as \\n, \\t)."""
+    value = str(text)
+    if not multiline:
+        value = value.replace("\n", "\\n").replace("\t", "\\t")
+    return _CONTROL.sub(_escape, value)
 
 
 def colour_allowed(stream) -> bool:
@@ -55,42 +68,15 @@ def err():
 
 def message(text: str) -> None:
     """A status line on stderr (never mixed into data on stdout)."""
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(safe(text, multiline=True) + "\n")
 
 
 def warn(text: str) -> None:
-    sys.stderr.write(f"warning: {text}\n")
+    sys.stderr.write(f"warning: {safe(text)}\n")
 
 
-def take_json_fields(args: list[str]) -> list[str]:
-    """Accept gh-style `--json a,b,c` / `--json=a,b,c`: strip the field list
-    from argv (leaving the `--json` flag) and remember it for emit_json."""
-    global JSON_FIELDS
-    from modelreg.errors import InvalidInput
-
-    JSON_FIELDS = None
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        fields = None
-        if arg.startswith("--json="):
-            fields = arg[len("--json="):]
-        elif arg == "--json" and i + 1 < len(args) and args[i + 1] and \
-                all(name in KNOWN_FIELDS for name in args[i + 1].split(",")):
-            fields = args[i + 1]
-            i += 1
-        if fields is not None:
-            names = [f.strip() for f in fields.split(",") if f.strip()]
-            unknown = [n for n in names if n not in KNOWN_FIELDS]
-            if not names or unknown:
-                raise InvalidInput(f"--json: unknown field {(unknown or [fields])[0]!r}; fields are JSON keys such as model_id,version,status")
-            JSON_FIELDS = names
-            out.append("--json")
-        else:
-            out.append(arg)
-        i += 1
-    return out
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(select_fields(data), indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n")
 
 
 def select_fields(data: Any) -> Any:
@@ -103,20 +89,42 @@ def select_fields(data: Any) -> Any:
     return data
 
 
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(select_fields(data), indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n")
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
         return ",".join(_cell(v) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+STATUS_COLOURS = {"APPROVED": "32", "DEPRECATED": "33", "RETIRED": "2", "REJECTED": "31", "TESTING": "36",
+                  "EXPERIMENTAL": "35", "critical": "31", "warning": "33", "pass": "32", "fail": "31"}
+
+
+def format_columns(rows: Sequence[Sequence[str]], headers: Sequence[str], *, title: str | None = None) -> str:
+    """Aligned plain-text columns, as kubectl and gh print lists: greppable,
+    and fast. Cells are made safe; status words are coloured when stdout is a
+    colour terminal."""
+    cells_of = [[safe(cell) for cell in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells_of:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    colour = colour_allowed(sys.stdout)
+    lines = [safe(title)] if title else []
+    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    for row in cells_of:
+        cells = []
+        for cell, width in zip(row, widths):
+            padded = cell.ljust(width)
+            code = STATUS_COLOURS.get(cell) if colour else None
+            cells.append(f"\x1b[{code}m{cell}\x1b[0m{padded[len(cell):]}" if code else padded)
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
 
 
 def render(rows: Sequence[dict], *, fmt: str, columns: Sequence[tuple[str, str]], title: str | None = None,
@@ -136,36 +144,64 @@ def render(rows: Sequence[dict], *, fmt: str, columns: Sequence[tuple[str, str]]
         sys.stdout.write(buffer.getvalue())
         return
     if fmt == "plain":
+        # one record per line, always: tabs and newlines inside a value are escaped
         for row in rows:
-            sys.stdout.write("\t".join(_cell(row.get(k)).replace("\t", " ") for k in keys) + "\n")
+            sys.stdout.write("\t".join(safe(_cell(row.get(k))) for k in keys) + "\n")
         return
     sys.stdout.write(format_columns([[_cell(row.get(k)) for k in keys] for row in rows], [h for _, h in columns],
                                     title=title))
 
 
-STATUS_COLOURS = {"APPROVED": "32", "DEPRECATED": "33", "RETIRED": "2", "REJECTED": "31", "TESTING": "36",
-                  "EXPERIMENTAL": "35", "critical": "31", "warning": "33", "pass": "32", "fail": "31"}
+@dataclass
+class Output:
+    """How one invocation prints its data (from the command's output options)."""
+    fmt: str = "table"
+    fields: tuple[str, ...] = ()
+
+    @property
+    def is_json(self) -> bool:
+        return self.fmt == "json"
+
+    def json(self, data: Any) -> None:
+        emit_json(data)
+
+    def rows(self, rows: Sequence[dict], columns: Sequence[tuple[str, str]], *, json_rows: Sequence[dict] | None = None,
+             title: str | None = None) -> None:
+        render(rows, fmt=self.fmt, columns=columns, title=title, json_rows=json_rows)
 
 
-def format_columns(rows: Sequence[Sequence[str]], headers: Sequence[str], *, title: str | None = None) -> str:
-    """Aligned plain-text columns, as kubectl and gh print lists: greppable,
-    and fast (rich's table layout cost ~80 ms per 50 rows, a third of a
-    `find`). Status words are coloured when stdout is a colour terminal."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    colour = colour_allowed(sys.stdout)
-    lines = [title] if title else []
-    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
-    for row in rows:
-        cells = []
-        for cell, width in zip(row, widths):
-            padded = cell.ljust(width)
-            code = STATUS_COLOURS.get(cell) if colour else None
-            cells.append(f"\x1b[{code}m{cell}\x1b[0m{padded[len(cell):]}" if code else padded)
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
+_CHOICE_HELP = {"json": "JSON to stdout; --json a,b selects fields.", "csv": "CSV with a header.",
+                "plain": "Tab-separated, no header (for grep and awk)."}
+
+
+def output_options(fields: Sequence[str], *, csv: bool = False, plain: bool = False) -> Callable:
+    """Declare a command's output options once: `--json [FIELDS]` (always),
+    `--csv` and `--plain` when asked for. The command takes `out: Output`."""
+    def decorate(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        params = [p for p in sig.parameters.values() if p.name != "out"]
+        import typer
+
+        extra = [inspect.Parameter("output_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                                   default=typer.Option(False, "--json", help=_CHOICE_HELP["json"]))]
+        if csv:
+            extra.append(inspect.Parameter("output_csv", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                                           default=typer.Option(False, "--csv", help=_CHOICE_HELP["csv"])))
+        if plain:
+            extra.append(inspect.Parameter("output_plain", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                                           default=typer.Option(False, "--plain", help=_CHOICE_HELP["plain"])))
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, output_json: bool = False, output_csv: bool = False, output_plain: bool = False,
+                    **kwargs: Any) -> Any:
+            return fn(*args, out=Output(output_format(output_json, output_csv, output_plain), tuple(fields)), **kwargs)
+
+        wrapper.__signature__ = sig.replace(parameters=params + extra)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "out"} | {
+            p.name: bool for p in extra}
+        wrapper.json_fields = tuple(fields)  # type: ignore[attr-defined]
+        return wrapper
+    return decorate
 
 
 def output_format(json_flag: bool = False, csv_flag: bool = False, plain_flag: bool = False) -> str:
@@ -174,3 +210,42 @@ def output_format(json_flag: bool = False, csv_flag: bool = False, plain_flag: b
         from modelreg.errors import InvalidInput
         raise InvalidInput(f"choose one output format, not {' and '.join('--' + c for c in chosen)}")
     return chosen[0] if chosen else "table"
+
+
+def take_json_fields(args: list[str], fields: Sequence[str] | None, *, takes_positionals: bool, path: str) -> list[str]:
+    """Accept gh-style `--json a,b,c` / `--json=a,b,c` for the command about
+    to run (`fields`: its JSON fields): strip the field list from argv,
+    leaving the `--json` flag, and remember it for emit_json. An unknown
+    field is one clear error naming the command's fields, in both forms."""
+    global JSON_FIELDS
+    from modelreg.errors import InvalidInput
+
+    JSON_FIELDS = None
+    known = list(fields or ())
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        given = None
+        if arg.startswith("--json="):
+            given = arg[len("--json="):]
+        elif arg == "--json" and i + 1 < len(args) and FIELD_LIST.match(args[i + 1]):
+            names = args[i + 1].split(",")
+            if all(n in known for n in names) or not takes_positionals:
+                given = args[i + 1]
+                i += 1
+        if given is not None:
+            names = [f.strip() for f in given.split(",") if f.strip()]
+            unknown = [n for n in names if n not in known]
+            if not names or unknown:
+                listed = ", ".join(known) if known else "none (this command prints no JSON)"
+                raise InvalidInput(f"--json: unknown field {(unknown or [given])[0]!r} for `{path}` (fields: {listed})")
+            JSON_FIELDS = names
+            out.append("--json")
+        else:
+            out.append(arg)
+        i += 1
+    return out

@@ -2,67 +2,28 @@
 
 from __future__ import annotations
 
-import re
 from typing import List, Optional
 
 import typer
 
-from modelreg.cli import app, open_registry
-from modelreg.cli.complete_targets import complete_target
-from modelreg.cli.output import emit_json, message, output_format, render
+from modelreg.cli.app import app, open_registry
+from modelreg.cli.complete_targets import complete_status, complete_target
+from modelreg.cli.output import Output, message, output_options
+from modelreg.cli.show_view import HISTORY_COLUMNS, VERSION_COLUMNS, history_rows, version_rows
 
-VERSION_COLUMNS = [("model_id", "MODEL"), ("version", "VERSION"), ("status", "STATUS"), ("provider", "PROVIDER"),
-                   ("capabilities", "CAPABILITIES"), ("p95_latency_ms", "P95 MS"), ("cost_usd", "COST $"),
-                   ("lifecycle", "LIFECYCLE")]
-
-_PARAM = re.compile(r"^(?P<name>[^=]+)=(?P<default>[^:]+)(?::(?:(?P<lo>[^.]+)\.\.(?P<hi>.+)|max=(?P<max>.+)))?$")
-
-
-def _number(text: str, where: str) -> float:
-    from modelreg.errors import InvalidInput
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInput(f"{where}: {text!r} is not a number") from None
-    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
-
-
-def parse_param(text: str) -> tuple[str, dict]:
-    """--param NAME=DEFAULT[:LO..HI | :max=N]"""
-    from modelreg.errors import InvalidInput
-    match = _PARAM.match(text)
-    if not match:
-        raise InvalidInput(f"--param {text!r}: expected NAME=DEFAULT[:LO..HI | :max=N], e.g. temperature=0.7:0..1")
-    spec: dict = {"default": _number(match["default"], f"--param {match['name']}")}
-    if match["lo"] is not None:
-        spec["range"] = [_number(match["lo"], f"--param {match['name']}"), _number(match["hi"], f"--param {match['name']}")]
-    if match["max"] is not None:
-        spec["max"] = _number(match["max"], f"--param {match['name']}")
-    return match["name"], spec
-
-
-def lifecycle_note(v: dict) -> str:
-    parts = []
-    if v.get("rollout_weight") and v["status"] == "APPROVED":
-        parts.append(f"weight {v['rollout_weight']}%")
-    if v.get("days_to_retirement") is not None:
-        parts.append(f"retires in {v['days_to_retirement']}d")
-    checks = v.get("checks") or {}
-    passed = sorted(n for n, c in checks.items() if c["result"] == "pass")
-    failed = sorted(n for n, c in checks.items() if c["result"] == "fail")
-    if passed:
-        parts.append("passed " + ",".join(passed))
-    if failed:
-        parts.append("FAILED " + ",".join(failed))
-    return "; ".join(parts)
-
-
-def version_rows(versions: list[dict]) -> list[dict]:
-    return [{**v, "p95_latency_ms": v["performance"]["p95_latency_ms"],
-             "cost_usd": v["performance"]["cost_per_request_usd"], "lifecycle": lifecycle_note(v)} for v in versions]
+VERSION_FIELDS = ("model_id", "provider", "version", "status", "stage", "capabilities", "parameters", "performance",
+                  "compliance", "endpoint", "endpoint_kind", "description", "registered_at", "registered_by",
+                  "approved_at", "approved_by", "deprecated_at", "deprecation_reason", "retire_on", "replacement",
+                  "retired_at", "checks", "rollout_weight", "days_to_retirement")
+SHOW_FIELDS = VERSION_FIELDS + ("benchmarks", "observations", "alerts", "history", "owner", "created_at", "fallbacks",
+                                "production_default", "canary", "versions")
+HISTORY_FIELDS = ("seq", "at", "actor", "os_user", "action", "target", "before", "after", "policy_version")
+TREE_FIELDS = ("production", "staging", "experimental", "archived")
+REGISTER_FIELDS = ("model_id", "version", "status")
 
 
 @app.command(rich_help_panel="1. Submission")
+@output_options(REGISTER_FIELDS)
 def register(
     ctx: typer.Context,
     model_id: Optional[str] = typer.Argument(None, help="Model id, e.g. ms-advanced-reasoning."),
@@ -81,7 +42,7 @@ def register(
     endpoint_kind: Optional[str] = typer.Option(None, "--endpoint-kind", help="openai-chat | json."),
     description: Optional[str] = typer.Option(None, "--description"),
     experimental: bool = typer.Option(False, "--experimental", help="Register as EXPERIMENTAL (off the production track)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the registered versions as JSON."),
+    out: Output = Output(),
 ) -> None:
     """Register a model version (step 1, submission); status TESTING, or EXPERIMENTAL.
 
@@ -89,7 +50,7 @@ def register(
     Example: modelreg register ms-standard --version 2.0.0 --provider mindstudio --capability text-generation --avg-latency 400 --p95-latency 700 --cost 0.01
     """
     from modelreg.errors import InvalidInput
-    from modelreg.manifest import load_manifest_file, parse_version_spec
+    from modelreg.manifest import load_manifest_file, spec_from_flags
 
     if file is not None:
         given = [name for name, value in (("MODEL_ID", model_id), ("--version", version), ("--provider", provider),
@@ -106,48 +67,28 @@ def register(
     else:
         if model_id is None:
             raise InvalidInput("give MODEL_ID with --version etc., or --file MANIFEST")
-        missing = [flag for flag, value in (("--version", version), ("--provider", provider),
-                   ("--capability", capability), ("--avg-latency", avg_latency), ("--p95-latency", p95_latency),
-                   ("--cost", cost)) if value in (None, [])]
-        if missing:
-            raise InvalidInput(f"missing {', '.join(missing)}")
-        manifest: dict = {"modelId": model_id, "version": version, "provider": provider, "capabilities": list(capability),
-                          "performance": {"avgLatency": avg_latency, "p95Latency": p95_latency, "costPerRequest": cost},
-                          "experimental": experimental}
-        params = dict(parse_param(p) for p in param)
-        if params:
-            manifest["parameters"] = params
-        compliance: dict = {}
-        if residency:
-            compliance["dataResidency"] = list(residency)
-        if domain:
-            compliance["approvedDomains"] = list(domain)
-        if pii is not None:
-            compliance["piiHandling"] = pii
-        if compliance:
-            manifest["compliance"] = compliance
-        for key, value in (("endpoint", endpoint), ("endpointKind", endpoint_kind), ("description", description)):
-            if value is not None:
-                manifest[key] = value
-        specs = [parse_version_spec(manifest, "flags")]
+        specs = [spec_from_flags(model_id=model_id, version=version, provider=provider, capabilities=capability,
+                                 params=param, avg_latency_ms=avg_latency, p95_latency_ms=p95_latency,
+                                 cost_per_request_usd=cost, residency=residency, pii=pii, domains=domain,
+                                 endpoint=endpoint, endpoint_kind=endpoint_kind, description=description,
+                                 experimental=experimental)]
     with open_registry(ctx) as reg:
-        targets = reg.register_many(specs)
-    if json_out:
-        emit_json([{"model_id": s.model_id, "version": s.version,
-                    "status": "EXPERIMENTAL" if s.experimental else "TESTING"} for s in specs])
-    elif len(targets) <= 20:
-        for spec in specs:
-            message(f"registered {spec.target} [{'EXPERIMENTAL' if spec.experimental else 'TESTING'}]")
+        registered = reg.register_many(specs)
+    if out.is_json:
+        out.json(registered)
     else:
-        message(f"registered {len(targets)} versions")
+        from modelreg.cli.show_view import render_registration
+        render_registration(registered)
 
 
 @app.command(rich_help_panel="Query")
+@output_options(VERSION_FIELDS, csv=True, plain=True)
 def find(
     ctx: typer.Context,
     provider: Optional[str] = typer.Option(None, "--provider"),
     capability: List[str] = typer.Option([], "--capability", help="Repeatable; all must match."),
-    status: Optional[str] = typer.Option(None, "--status", help="EXPERIMENTAL|TESTING|APPROVED|DEPRECATED|RETIRED|REJECTED."),
+    status: Optional[str] = typer.Option(None, "--status", autocompletion=complete_status,
+                                         help="EXPERIMENTAL|TESTING|APPROVED|DEPRECATED|RETIRED|REJECTED."),
     stage: Optional[str] = typer.Option(None, "--stage", help="production|staging|experimental|archived."),
     domain: Optional[str] = typer.Option(None, "--domain"),
     residency: Optional[str] = typer.Option(None, "--residency"),
@@ -156,32 +97,30 @@ def find(
     model: Optional[str] = typer.Option(None, "--model", help="Model id or glob, e.g. 'ms-*'."),
     include_retired: bool = typer.Option(False, "--include-retired", help="Include RETIRED and REJECTED versions."),
     limit: int = typer.Option(50, "--limit", help="At most this many rows (0: all)."),
-    json_out: bool = typer.Option(False, "--json"),
-    csv_out: bool = typer.Option(False, "--csv"),
-    plain: bool = typer.Option(False, "--plain", help="Tab-separated, no header."),
+    out: Output = Output(),
 ) -> None:
     """Find model versions; every filter must match.
 
     Example: modelreg find --provider mindstudio --capability reasoning --status APPROVED
     """
-    fmt = output_format(json_out, csv_out, plain)
     with open_registry(ctx) as reg:
         versions, total = reg.find(provider=provider, capabilities=capability, status=status, stage=stage, domain=domain,
                                    residency=residency, max_p95=max_p95, max_cost=max_cost, model=model,
-                                   include_retired=include_retired, limit=limit or None)
-    if fmt == "table" and not versions:
+                                   include_retired=include_retired, limit=limit)
+    if out.fmt == "table" and not versions:
         message("no versions match")
         return
-    render(version_rows(versions), fmt=fmt, columns=VERSION_COLUMNS, json_rows=versions)
+    out.rows(version_rows(versions), VERSION_COLUMNS, json_rows=versions)
     if limit and total > len(versions):
         message(f"showing {len(versions)} of {total} versions; use --limit 0 for all")
 
 
 @app.command(rich_help_panel="Query")
+@output_options(SHOW_FIELDS)
 def show(
     ctx: typer.Context,
     target: str = typer.Argument(..., help="MODEL or MODEL@VERSION.", autocompletion=complete_target),
-    json_out: bool = typer.Option(False, "--json"),
+    out: Output = Output(),
 ) -> None:
     """Everything about a model or one version: checks, benchmarks, fallbacks, alerts, history.
 
@@ -195,8 +134,8 @@ def show(
         data = reg.get_version(model_id, version) if version else reg.get_model(model_id)
         if version:
             data["history"] = reg.history(model_id, version)
-    if json_out:
-        emit_json(data)
+    if out.is_json:
+        out.json(data)
     elif version:
         show_view.render_version(data)
     else:
@@ -204,10 +143,11 @@ def show(
 
 
 @app.command(rich_help_panel="Query")
+@output_options(TREE_FIELDS)
 def tree(
     ctx: typer.Context,
     include_retired: bool = typer.Option(False, "--include-retired", help="Also show archived (RETIRED, REJECTED)."),
-    json_out: bool = typer.Option(False, "--json"),
+    out: Output = Output(),
 ) -> None:
     """The registry as a tree: stage -> model -> version [STATUS], as in the guide.
 
@@ -215,19 +155,19 @@ def tree(
     """
     with open_registry(ctx) as reg:
         data = reg.tree(include_retired=include_retired)
-    if json_out:
-        emit_json(data)
+    if out.is_json:
+        out.json(data)
         return
     from modelreg.cli import show_view
     show_view.render_tree(data)
 
 
 @app.command(rich_help_panel="Audit")
+@output_options(HISTORY_FIELDS, plain=True)
 def history(
     ctx: typer.Context,
     target: str = typer.Argument(..., help="MODEL or MODEL@VERSION.", autocompletion=complete_target),
-    json_out: bool = typer.Option(False, "--json"),
-    plain: bool = typer.Option(False, "--plain"),
+    out: Output = Output(),
 ) -> None:
     """The audit trail of a model or version, oldest first.
 
@@ -238,16 +178,4 @@ def history(
     model_id, version = parse_target(target, version_required=False)
     with open_registry(ctx) as reg:
         events = reg.history(model_id, version)
-    rows = [{**e, "change": _change(e)} for e in events]
-    render(rows, fmt=output_format(json_out, False, plain), json_rows=events,
-           columns=[("seq", "#"), ("at", "AT"), ("actor", "ACTOR"), ("action", "ACTION"), ("target", "TARGET"),
-                    ("change", "CHANGE")])
-
-
-def _change(event: dict) -> str:
-    before, after = event.get("before"), event.get("after")
-    if isinstance(before, dict) and isinstance(after, dict) and before.get("status") != after.get("status") and "status" in after:
-        return f"{before.get('status')} -> {after.get('status')}"
-    if isinstance(after, dict):
-        return ", ".join(f"{k}={v}" for k, v in after.items() if v not in (None, "", [], {}))
-    return "" if after is None else str(after)
+    out.rows(history_rows(events), HISTORY_COLUMNS, json_rows=events)

@@ -7,12 +7,19 @@ also stored one row each in `version_attribute` so lookups use an index.
 
 from __future__ import annotations
 
-from typing import Optional
+import json
+from typing import Any, Optional
 
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 TS = 27  # len("2026-11-27T05:28:46.000000Z")
+
+
+def json_text(value: Any) -> str:
+    """The one JSON form of the text columns and of audit payloads: sorted
+    keys, no spaces, UTF-8 as is (hashes identically on both backends)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class Model(SQLModel, table=True):
@@ -131,6 +138,8 @@ class AuditEvent(SQLModel, table=True):
     after: str = "null"
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    os_user: Optional[str] = Field(default=None, max_length=128)  # revision 0004: the OS login that ran modelreg
+    policy_version: Optional[int] = None  # revision 0004: the policy the decision was made under
 
 
 class AuditHead(SQLModel, table=True):
@@ -142,6 +151,36 @@ class AuditHead(SQLModel, table=True):
     hash: str = Field(default="0" * 64, max_length=64)
 
 
-CORE_TABLES = ["model", "model_version", "version_attribute", "check_result", "benchmark_run",
-               "retirement_notice", "audit_event", "audit_head"]
-MONITORING_TABLES = ["advisory", "observation", "baseline", "alert", "alert_delivery"]
+
+class PolicyVersion(SQLModel, table=True):
+    """The registry's policy, one row per version (revision 0004); the newest is in force."""
+    __tablename__ = "policy_version"
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    document: str  # json_text of Policy.to_document()
+    created_at: str = Field(max_length=TS)
+    created_by: str = Field(max_length=128)
+
+
+class LifecycleEvent(SQLModel, table=True):
+    """The outbox (revision 0004): one row per lifecycle change, written in the change's transaction."""
+    __tablename__ = "lifecycle_event"
+    __table_args__ = (Index("ix_lifecycle_event_target", "target"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    type: str = Field(max_length=64)
+    target: str = Field(max_length=200)
+    actor: str = Field(max_length=128)
+    at: str = Field(max_length=TS)
+    policy_version: Optional[int] = None
+    payload: str = "{}"
+
+
+class EventDelivery(SQLModel, table=True):
+    """One event to one webhook (revision 0004): pending | sending | delivered | failed."""
+    __tablename__ = "event_delivery"
+    __table_args__ = (Index("ix_event_delivery_status", "status"),)
+    event_id: int = Field(primary_key=True, foreign_key="lifecycle_event.id")
+    url: str = Field(primary_key=True, max_length=2048)
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    last_error: Optional[str] = None
+    updated_at: str = Field(max_length=TS)

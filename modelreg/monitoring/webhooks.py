@@ -40,72 +40,29 @@ from datetime import date, datetime
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from modelreg.alerts.rules import at_least, parse_severity
-from modelreg.alerts.signing import sign
 from modelreg.errors import InvalidInput
+from modelreg.monitoring.signing import sign
+from modelreg.policy import Webhook
 
-log = logging.getLogger("modelreg.alerts.webhooks")
+log = logging.getLogger("modelreg.monitoring.webhooks")
 
 SIGNATURE_HEADER = "X-Modelreg-Signature"
 TIMESTAMP_HEADER = "X-Modelreg-Timestamp"
 DELIVERY_HEADER = "X-Modelreg-Delivery"
-_CONFIG_KEYS = ("url", "secret_env", "min_severity")
 
 
-@dataclass(frozen=True)
-class WebhookTarget:
-    url: str
-    secret_env: str
-    min_severity: str = "warning"
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.url) if isinstance(self.url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput(f"webhook url: expected an http or https URL, got {self.url!r}")
-        if not isinstance(self.secret_env, str) or not self.secret_env.strip() or "=" in self.secret_env:
-            raise InvalidInput(f"webhook secret_env: expected the name of an environment variable, got {self.secret_env!r}")
-        object.__setattr__(self, "min_severity", parse_severity(self.min_severity))
-
-    def wants(self, severity: str) -> bool:
-        """Should an alert of this severity go to this target?"""
-        return at_least(severity, self.min_severity)
-
-    @property
-    def display_url(self) -> str:
-        """scheme://host[:port]/path without query or userinfo (tokens often live there)."""
-        parts = urlsplit(self.url)
+def display_url(url: str) -> str:
+    """scheme://host[:port]/path without query or userinfo (tokens often live there)."""
+    try:
+        parts = urlsplit(url)
         host = parts.hostname or ""
         if ":" in host:  # IPv6 literal
             host = f"[{host}]"
         if parts.port:
             host = f"{host}:{parts.port}"
-        return f"{parts.scheme}://{host}{parts.path}"
-
-
-def parse_webhooks(entries: Any, *, where: str = "alerts.webhooks") -> list[WebhookTarget]:
-    """The ``[[alerts.webhooks]]`` config tables -> targets (InvalidInput names the key)."""
-    if entries is None:
-        return []
-    if not isinstance(entries, list):
-        raise InvalidInput(f"{where}: expected an array of tables ([[alerts.webhooks]])")
-    targets = []
-    for index, entry in enumerate(entries):
-        at = f"{where}[{index}]"
-        if not isinstance(entry, dict):
-            raise InvalidInput(f"{at}: expected a table with url, secret_env, min_severity")
-        unknown = sorted(set(entry) - set(_CONFIG_KEYS))
-        if unknown:
-            raise InvalidInput(f"{at}: unknown key {unknown[0]!r} (expected: {', '.join(_CONFIG_KEYS)})")
-        for key in ("url", "secret_env"):
-            if key not in entry:
-                raise InvalidInput(f"{at}: missing required key {key!r}")
-            if not isinstance(entry[key], str):
-                raise InvalidInput(f"{at}.{key}: expected a string")
-        try:
-            targets.append(WebhookTarget(entry["url"], entry["secret_env"], entry.get("min_severity", "warning")))
-        except InvalidInput as exc:
-            raise InvalidInput(f"{at}: {exc.message}") from None
-    return targets
+    except ValueError:
+        return url.split("?")[0].split("@")[-1]
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 @dataclass(frozen=True)
@@ -142,7 +99,7 @@ def _scrub(text: str, secret: str | None) -> str:
 
 
 def deliver(
-    target: WebhookTarget,
+    target: Webhook,
     payload: dict,
     *,
     timeout: float = 5.0,
@@ -194,7 +151,7 @@ def deliver(
                 status, error, retry = None, f"{type(exc).__name__}: {exc}", True
             else:
                 if 200 <= status < 300:
-                    log.debug("webhook %s delivered (HTTP %s, attempt %d)", target.display_url, status, attempt)
+                    log.debug("webhook %s delivered (HTTP %s, attempt %d)", display_url(target.url), status, attempt)
                     return DeliveryOutcome(True, attempt, status, None)
                 if 300 <= status < 400:
                     error, retry = f"HTTP {status} (redirects are not followed)", False
@@ -203,7 +160,7 @@ def deliver(
                 else:
                     error, retry = f"HTTP {status}", False
             error = _scrub(error, secret)
-            log.info("webhook %s attempt %d/%d failed: %s", target.display_url, attempt, attempts, error)
+            log.info("webhook %s attempt %d/%d failed: %s", display_url(target.url), attempt, attempts, error)
             if not retry or attempt == attempts:
                 break
             sleep(backoff_s * 2 ** (attempt - 1))

@@ -1,4 +1,5 @@
-"""Security advisories: which SemVer versions does a PEP 440 range affect?
+"""PEP 440 version ranges over SemVer versions (which versions does a security
+advisory affect?).
 
 An advisory names its affected versions as a PEP 440 specifier set, e.g.
 ``>=3.0.0,<3.0.2``.  Registry versions are SemVer, so each is mapped to PEP

@@ -23,18 +23,17 @@ backslash, double quote and newline; HELP text escapes backslash and newline.
 Values: integers as integers, floats with repr(), +Inf/-Inf/NaN spelt the
 Prometheus way.
 
-``write_atomic(path, text)`` writes a temporary file in the same directory
-(named ``.NAME.XXXX.tmp``: the collector only reads ``*.prom``), fsyncs it,
-sets mode 0644 and renames it over ``path``, so a scrape never sees half a file.
+Files are written by ``textfile.write_output`` (atomically, mode 0644: a
+scrape never sees half a file, and the node exporter reads it as another user).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Iterable
 
-from modelreg.alerts.rules import SEVERITIES, parse_severity
+from modelreg.monitoring.rules import parse_severity
+from modelreg.policy import SEVERITIES
 from modelreg.errors import InvalidInput
 from modelreg.semver import SemVer
 
@@ -138,11 +137,3 @@ def render(rows: list[dict]) -> str:
             labels = _labels((("model_id", row["model_id"]), ("version", row["version"]), ("severity", severity)))
             out.append(f"modelreg_open_alerts{labels} {row['open_alerts'][severity]}")
     return "\n".join(out) + "\n"
-
-
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically, mode 0644 (the node exporter
-    reads it as another user)."""
-    from modelreg.textfile import write_atomic as write
-
-    write(path, text, mode=0o644)

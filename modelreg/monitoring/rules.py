@@ -48,14 +48,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Sequence
 
-from modelreg.alerts.drift import drift_severity, population_stability_index
-from modelreg.alerts.observations import Observation
 from modelreg.errors import InvalidInput
+from modelreg.lifecycle.status import ARCHIVED, LIVE, STATUSES
+from modelreg.monitoring.drift import drift_severity, population_stability_index
+from modelreg.monitoring.observations import Observation
+from modelreg.policy import SEVERITIES
 
-SEVERITIES = ("info", "warning", "critical")
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
-STATUSES = ("EXPERIMENTAL", "TESTING", "APPROVED", "DEPRECATED", "RETIRED", "REJECTED")
-KINDS = ("latency", "error_rate", "usage", "drift", "security", "lifecycle")
 
 LATENCY_CRITICAL_FACTOR = 1.5
 ERROR_CRITICAL_FACTOR = 5.0
@@ -258,11 +257,11 @@ def security(advisory_id: str, severity: str, model_id: str, version: str, statu
     state = status.strip().upper() if isinstance(status, str) else ""
     if state not in STATUSES:
         raise InvalidInput(f"invalid status {status!r}: expected one of {', '.join(STATUSES)}")
-    if state in ("RETIRED", "REJECTED"):
+    if state in ARCHIVED:
         return []
     advisory_id = advisory_id.strip()
     key = dedup_key("security", model_id, version, qualifier=advisory_id)
-    if state in ("APPROVED", "DEPRECATED"):
+    if state in LIVE:
         message = f"{advisory_id} ({advisory_severity}) affects {state} {model_id}@{version}, which is live"
         return [AlertCandidate("security", "critical", model_id, version, key, message)]
     message = f"{advisory_id} ({advisory_severity}) affects {state} {model_id}@{version}; promotion is blocked"

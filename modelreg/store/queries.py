@@ -1,0 +1,367 @@
+"""The registry's queries: models, versions, checks, benchmark runs, the
+audit trail. Callers ask for rows by meaning; the SQL lives here.
+
+Every function takes an open session (a read, or a write transaction's
+`tx.session`) and returns rows or plain values; none decides a rule.
+Lookups of many keys go in chunks, so no statement exceeds the backends'
+parameter limits.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Sequence, TypeVar
+
+from sqlalchemy import and_, func, insert, or_, select, text
+
+from modelreg.errors import InvalidInput, NotFound
+from modelreg.store.tables import (AuditEvent, AuditHead, BenchmarkRun, CheckResult, Model, ModelVersion,
+                                   VersionAttribute)
+
+CHUNK = 500
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _pg_array(column: Any) -> tuple[str, Any]:
+    """The PostgreSQL array type of a column, and how to make a value of it."""
+    kind = column.type.python_type if hasattr(column.type, "python_type") else str
+    if kind is bool:
+        return "boolean[]", bool
+    if kind is int:
+        return "bigint[]", int
+    if kind is float:
+        return "double precision[]", float
+    return "text[]", str
+
+
+def insert_rows(session, table: Any, rows: Sequence[dict], *, returning: Any = None) -> list[Any]:
+    """Bulk INSERT. On PostgreSQL one `INSERT ... SELECT FROM unnest(arrays)` per
+    chunk: a statement of one parameter per column (cheap to send and parse),
+    firing the statement-level guard triggers once per chunk, not per row.
+    Returns `returning` values in order."""
+    table = getattr(table, "__table__", table)
+    if not rows:
+        return []
+    out: list[Any] = []
+    if session.get_bind().dialect.name == "postgresql":
+        columns = list(rows[0])
+        types = {c: _pg_array(table.c[c]) for c in columns}
+        names = ", ".join(f'"{c}"' for c in columns)
+        arrays = ", ".join(f"CAST(:{c} AS {types[c][0]})" for c in columns)
+        tail = f" RETURNING {returning.name}" if returning is not None else ""
+        # WITH ORDINALITY keeps the rows' order, so RETURNING comes back in it
+        statement = text(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM unnest({arrays}) '
+                         f'WITH ORDINALITY AS u({names}, ord) ORDER BY ord{tail}')
+        for part in chunks(list(rows), 20000):
+            params = {c: [None if r[c] is None else types[c][1](r[c]) for r in part] for c in columns}
+            result = session.execute(statement, params)
+            if returning is not None:
+                out.extend(result.scalars())
+        return out
+    for part in chunks(list(rows), 5000):
+        if returning is not None:
+            out.extend(session.execute(insert(table).returning(returning, sort_by_parameter_order=True),
+                                       list(part)).scalars())
+        else:
+            session.execute(insert(table), list(part))
+    return out
+
+
+def like_pattern(glob: str) -> str:
+    """A shell glob (* ?) as a SQL LIKE pattern with '\\' escapes."""
+    out = []
+    for ch in glob:
+        if ch in "%_\\":
+            out.append("\\" + ch)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+# -- models and versions ---------------------------------------------------------
+def model(session, model_id: str) -> Model:
+    row = session.get(Model, model_id)
+    if row is None:
+        raise NotFound(f"unknown model {model_id!r}")
+    return row
+
+
+def lock_model(session, model_id: str) -> Model:
+    """The model row, locked for the rest of the transaction (a PostgreSQL
+    row lock; a SQLite write transaction already holds the database)."""
+    row = session.execute(select(Model).where(Model.model_id == model_id).with_for_update()).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"unknown model {model_id!r}")
+    return row
+
+
+def lock_models(session, model_ids: Iterable[str]) -> None:
+    """Lock many model rows in one ordered statement per chunk (no deadlock
+    between two writers locking overlapping sets)."""
+    for part in chunks(sorted(set(model_ids))):
+        session.execute(select(Model.model_id).where(Model.model_id.in_(part)).order_by(Model.model_id)
+                        .with_for_update())
+
+
+def version(session, model_id: str, version_text: str) -> ModelVersion:
+    row = session.get(ModelVersion, (model_id, version_text))
+    if row is None:
+        if session.get(Model, model_id) is None:
+            raise NotFound(f"unknown model {model_id!r}")
+        raise NotFound(f"unknown version {model_id}@{version_text}")
+    return row
+
+
+def models_by_id(session, model_ids: Iterable[str]) -> dict[str, Model]:
+    out: dict[str, Model] = {}
+    for part in chunks(sorted(set(model_ids))):
+        for row in session.execute(select(Model).where(Model.model_id.in_(part))).scalars():
+            out[row.model_id] = row
+    return out
+
+
+def providers_of(session, model_ids: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in chunks(sorted(set(model_ids))):
+        out.update(session.execute(select(Model.model_id, Model.provider).where(Model.model_id.in_(part))).all())
+    return out
+
+
+def existing_versions(session, model_id: str, versions: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for part in chunks(list(versions)):
+        found.extend(session.execute(select(ModelVersion.version).where(
+            ModelVersion.model_id == model_id, ModelVersion.version.in_(part))).scalars())
+    return found
+
+
+def versions_with_keys(session, model_id: str, keys: Sequence[str]) -> list[tuple[str, str]]:
+    """(version, version_key) of a model's versions with these precedence keys."""
+    found: list[tuple[str, str]] = []
+    for part in chunks(list(keys)):
+        found.extend(tuple(r) for r in session.execute(select(ModelVersion.version, ModelVersion.version_key).where(
+            ModelVersion.model_id == model_id, ModelVersion.version_key.in_(part))))
+    return found
+
+
+def versions_of(session, model_id: str, statuses: Sequence[str] | None = None) -> list[ModelVersion]:
+    """A model's versions, newest (SemVer precedence) first."""
+    query = select(ModelVersion).where(ModelVersion.model_id == model_id)
+    if statuses is not None:
+        query = query.where(ModelVersion.status.in_(list(statuses)))
+    return list(session.execute(query.order_by(ModelVersion.version_key.desc())).scalars())
+
+
+def version_statuses(session, model_id: str) -> list[tuple[str, str]]:
+    """(version, status) of a model, oldest first."""
+    return [tuple(r) for r in session.execute(
+        select(ModelVersion.version, ModelVersion.status).where(ModelVersion.model_id == model_id)
+        .order_by(ModelVersion.version_key))]
+
+
+def versions_of_models(session, model_ids: Iterable[str], statuses: Sequence[str]) -> dict[str, list[ModelVersion]]:
+    """The versions in `statuses` of many models, in one query per chunk."""
+    out: dict[str, list[ModelVersion]] = {}
+    for part in chunks(sorted(set(model_ids))):
+        for row in session.execute(select(ModelVersion).where(ModelVersion.model_id.in_(part),
+                                                              ModelVersion.status.in_(list(statuses)))).scalars():
+            out.setdefault(row.model_id, []).append(row)
+    return out
+
+
+def versions_of_status(session, status: str) -> list[ModelVersion]:
+    return list(session.execute(select(ModelVersion).where(ModelVersion.status == status)
+                                .order_by(ModelVersion.model_id, ModelVersion.version_key)).scalars())
+
+
+def versions_with_status(session, status: str) -> list[Any]:
+    """Light rows (model_id, version, retire_on, replacement) of every version in `status`."""
+    return list(session.execute(
+        select(ModelVersion.model_id, ModelVersion.version, ModelVersion.retire_on, ModelVersion.replacement)
+        .where(ModelVersion.status == status).order_by(ModelVersion.model_id, ModelVersion.version_key)).all())
+
+
+def canaries(session) -> dict[str, str]:
+    return dict(session.execute(select(Model.model_id, Model.canary_version)
+                                .where(Model.canary_version.is_not(None))).all())
+
+
+def fallback_lists(session, *, non_empty: bool = False) -> list[tuple[str, str]]:
+    """(model_id, fallbacks JSON) of every model."""
+    query = select(Model.model_id, Model.fallbacks)
+    if non_empty:
+        query = query.where(Model.fallbacks != "[]")
+    return [tuple(r) for r in session.execute(query)]
+
+
+def version_query(*, provider: str | None = None, capabilities: Iterable[str] = (), domain: str | None = None,
+                  residency: str | None = None, model: str | None = None, statuses: Sequence[str] | None = None,
+                  max_p95: float | None = None, max_cost: float | None = None, walk_in_order: bool = False):
+    """SELECT of versions matching every filter (values already validated).
+
+    Capability, domain and residency lookups go through the indexed
+    version_attribute table: joined (best when they are selective), or as
+    EXISTS probes when `walk_in_order` (best for a page of a broad match: the
+    database walks versions in display order and stops at the limit instead of
+    sorting every match)."""
+    query = select(ModelVersion)
+    conditions = []
+    if provider is not None:
+        conditions.append(ModelVersion.provider == provider)
+    if statuses is not None:
+        conditions.append(ModelVersion.status.in_(list(statuses)))
+    if max_p95 is not None:
+        conditions.append(ModelVersion.p95_latency_ms <= max_p95)
+    if max_cost is not None:
+        conditions.append(ModelVersion.cost_per_request_usd <= max_cost)
+    if model is not None:
+        if any(ch in model for ch in "*?"):
+            conditions.append(ModelVersion.model_id.like(like_pattern(model), escape="\\"))
+        else:
+            conditions.append(ModelVersion.model_id == model)
+    attr_filters = [("capability", c) for c in sorted(set(capabilities))]
+    if domain is not None:
+        attr_filters.append(("domain", domain))
+    if residency is not None:
+        attr_filters.append(("residency", residency))
+    for kind, value in attr_filters:
+        if walk_in_order:
+            conditions.append(select(VersionAttribute.model_id).where(
+                VersionAttribute.kind == kind, VersionAttribute.value == value,
+                VersionAttribute.model_id == ModelVersion.model_id,
+                VersionAttribute.version == ModelVersion.version).exists())
+            continue
+        alias = select(VersionAttribute.model_id, VersionAttribute.version).where(
+            VersionAttribute.kind == kind, VersionAttribute.value == value).subquery()
+        query = query.join(alias, and_(alias.c.model_id == ModelVersion.model_id,
+                                       alias.c.version == ModelVersion.version))
+    if conditions:
+        query = query.where(*conditions)
+    return query
+
+
+def count(session, query) -> int:
+    return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+
+
+def page(session, query, *, limit: int | None, offset: int = 0) -> list[ModelVersion]:
+    ordered = query.order_by(ModelVersion.model_id, ModelVersion.version_key.desc())
+    if limit:
+        ordered = ordered.limit(limit)
+    if offset:
+        ordered = ordered.offset(offset)
+    return list(session.execute(ordered).scalars())
+
+
+def tree_rows(session, statuses: Sequence[str] | None) -> list[Any]:
+    query = select(ModelVersion.model_id, ModelVersion.version, ModelVersion.status, ModelVersion.retire_on,
+                   ModelVersion.canary_weight)
+    if statuses is not None:
+        query = query.where(ModelVersion.status.in_(list(statuses)))
+    return list(session.execute(query.order_by(ModelVersion.model_id, ModelVersion.version_key.desc())).all())
+
+
+# -- checks and benchmark runs --------------------------------------------------------
+def latest_checks(session, model_id: str, version_text: str) -> dict[str, CheckResult]:
+    """The newest result of each check (by recording order) of one version."""
+    rows = session.execute(select(CheckResult).where(CheckResult.model_id == model_id,
+                                                     CheckResult.version == version_text)
+                           .order_by(CheckResult.id)).scalars()
+    return {row.name: row for row in rows}
+
+
+def latest_checks_for(session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, CheckResult]]:
+    """The newest result of each check of many versions."""
+    out: dict[tuple[str, str], dict[str, CheckResult]] = {k: {} for k in keys}
+    by_model: dict[str, list[str]] = {}
+    for mid, ver in keys:
+        by_model.setdefault(mid, []).append(ver)
+    for mid, versions in by_model.items():
+        for part in chunks(versions):
+            for row in session.execute(select(CheckResult).where(CheckResult.model_id == mid,
+                                                                 CheckResult.version.in_(part))
+                                       .order_by(CheckResult.id)).scalars():
+                out[(row.model_id, row.version)][row.name] = row
+    return out
+
+
+def all_checks(session, model_id: str, version_text: str) -> list[CheckResult]:
+    return list(session.execute(select(CheckResult).where(CheckResult.model_id == model_id,
+                                                          CheckResult.version == version_text)
+                                .order_by(CheckResult.id)).scalars())
+
+
+def passed_checks_everywhere(session) -> dict[tuple[str, str], set[str]]:
+    """For the tree: the checks whose newest result is a pass, per version."""
+    latest: dict[tuple[str, str, str], str] = {}
+    for mid, ver, name, result in session.execute(
+            select(CheckResult.model_id, CheckResult.version, CheckResult.name, CheckResult.result)
+            .order_by(CheckResult.id)):
+        latest[(mid, ver, name)] = result
+    passed: dict[tuple[str, str], set[str]] = {}
+    for (mid, ver, name), result in latest.items():
+        if result == "pass":
+            passed.setdefault((mid, ver), set()).add(name)
+    return passed
+
+
+def benchmark_runs(session, model_id: str, version_text: str, *, limit: int | None = None,
+                   complete_only: bool = False) -> list[BenchmarkRun]:
+    """Runs of a version, newest first."""
+    query = select(BenchmarkRun).where(BenchmarkRun.model_id == model_id, BenchmarkRun.version == version_text)
+    if complete_only:
+        query = query.where(BenchmarkRun.aborted.is_(False))
+    query = query.order_by(BenchmarkRun.run_id.desc())
+    if limit:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
+
+
+# -- the audit trail ---------------------------------------------------------------
+def audit_head(session) -> tuple[int, str]:
+    row = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    return (row[0], row[1]) if row else (0, "0" * 64)
+
+
+def audit_events_of(session, model_id: str, version_text: str | None = None) -> list[AuditEvent]:
+    if version_text is not None:
+        where = AuditEvent.target == f"{model_id}@{version_text}"
+    else:
+        where = or_(AuditEvent.target == model_id,
+                    and_(AuditEvent.target >= f"{model_id}@", AuditEvent.target < f"{model_id}A"))
+    return list(session.execute(select(AuditEvent).where(where).order_by(AuditEvent.seq)).scalars())
+
+
+def audit_events(session, *, since: int = 0, upto: int | None = None) -> Iterator[AuditEvent]:
+    """Every event after `since`, oldest first, streamed (no list of the whole chain)."""
+    query = select(AuditEvent).where(AuditEvent.seq > since)
+    if upto is not None:
+        query = query.where(AuditEvent.seq <= upto)
+    yield from session.execute(query.order_by(AuditEvent.seq).execution_options(yield_per=2000)).scalars()
+
+
+def server_now(session) -> str:
+    """The database server's clock as the schema's fixed-width UTC text (PostgreSQL)."""
+    return session.execute(text(
+        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")).scalar_one()
+
+
+def has_card(session, model_id: str, version_text: str) -> bool:
+    # model cards arrive with revision 0005 (issue 14); until then no version has one
+    return False
+
+
+def check_positive_limit(limit: Any) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0 or limit > 10**9:
+        raise InvalidInput("--limit takes a whole number from 0 (no limit) to 1000000000")
+    return limit or None
