@@ -66,6 +66,9 @@ class Registry:
              config_path: str | None = None) -> "Registry":
         """Open (and on first use create) the registry; same precedence as the CLI."""
         cfg = config or load_config(db=url, actor=actor, config_path=config_path)
+        if cfg.database_url.lower().startswith(("http://", "https://")):  # a `modelreg serve` API: read-only
+            from modelreg.remote import RemoteRegistry
+            return RemoteRegistry.open(cfg)  # type: ignore[return-value]
         database = Database(cfg.database_url)
         database.ensure_schema()
         return cls(database, cfg)
