@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ class ServerThread:
 
     def __init__(self, registry, *, header_timeout: float = 15.0, **options):
         self.registry = registry
-        self.options = {"watch_interval": 0.05, **options}
+        self.options = {"watch_interval": 0.1, **options}
         self.header_timeout = header_timeout
         self.port: int | None = None
         self.app = None
@@ -148,25 +147,36 @@ class ServeProcess:
 
 # -- taking the database away -------------------------------------------------------
 
+SHM_LOCKER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 5, 123)
+print("LOCKED", flush=True)
+sys.stdin.readline()
+"""
+
+
 class SqliteLock:
-    """Another process-like connection holding an exclusive lock on the file:
-    every other reader waits (busy_timeout), as during a long maintenance."""
+    """Another process holding the WAL read-mark locks of the file (bytes
+    123..127 of the -shm WAL-index, sqlite.org/walformat.html): every reader
+    waits (SQLite retries for about 10 s), as when a process hangs holding
+    them. A subprocess, because POSIX locks never conflict within a process."""
 
     def __init__(self, url: str):
         self.path = Path(url.removeprefix("sqlite:///"))
-        self.conn: sqlite3.Connection | None = None
+        self.proc: subprocess.Popen | None = None
 
     def take(self) -> None:
-        self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-        self.conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        self.conn.execute("BEGIN EXCLUSIVE")
-        self.conn.execute("SELECT count(*) FROM audit_head").fetchone()
+        self.proc = subprocess.Popen([sys.executable, "-c", SHM_LOCKER, f"{self.path}-shm"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "LOCKED"
 
     def release(self) -> None:
-        if self.conn is not None:
-            self.conn.execute("COMMIT")
-            self.conn.close()
-            self.conn = None
+        if self.proc is not None:
+            self.proc.stdin.write("\n")
+            self.proc.stdin.flush()
+            self.proc.wait(10)
+            self.proc = None
 
 
 def _pg(url: str):
@@ -220,3 +230,58 @@ def version_lock(backend: str, url: str):
 
 def get(srv, path: str, **kwargs) -> httpx.Response:
     return srv.client.get(path, **kwargs)
+
+
+# -- the OpenAPI document as a test oracle ----------------------------------------------
+
+class OpenApiCheck:
+    """Validates real responses against /v1/openapi.json (jsonschema, JSON
+    Schema 2020-12 as OpenAPI 3.1 uses it) and remembers what it saw."""
+
+    BASE = "urn:modelreg:openapi"
+
+    def __init__(self, document: dict):
+        from openapi_spec_validator import validate
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        validate(document)  # a valid OpenAPI 3.1 document in the first place
+        self.doc = document
+        self.registry = Registry().with_resource(self.BASE, Resource.from_contents(
+            document, default_specification=DRAFT202012))
+        self.templates = [(re.compile("^" + re.sub(r"\{[^}/]+\}", "[^/]+", p) + "$"), p) for p in document["paths"]]
+        self.seen: set[tuple[str, int]] = set()
+
+    @staticmethod
+    def _pointer(*parts: str) -> str:
+        from urllib.parse import quote
+        escaped = "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+        return quote("/" + escaped, safe="/~")
+
+    def check(self, response: httpx.Response) -> None:
+        from jsonschema import Draft202012Validator
+
+        path = response.request.url.raw_path.decode().split("?")[0]
+        template = next((t for rx, t in self.templates if rx.match(path)), None)
+        assert template is not None, f"{path} is not documented"
+        status = response.status_code
+        responses = self.doc["paths"][template]["get"]["responses"]
+        assert str(status) in responses, f"{status} from {path} is not documented"
+        spec = responses[str(status)]
+        parts = ["paths", template, "get", "responses", str(status)]
+        if "$ref" in spec:
+            name = spec["$ref"].rpartition("/")[2]
+            spec = self.doc["components"]["responses"][name]
+            parts = ["components", "responses", name]
+        for header in spec.get("headers", {}):
+            if header in ("ETag", "X-Modelreg-Audit-Seq"):
+                assert header in response.headers, f"{path} {status}: no {header}"
+        if status == 304:
+            assert response.content == b""
+        else:
+            ctype = response.headers["content-type"].split(";")[0]
+            assert ctype in spec["content"], f"{path} {status}: undocumented content type {ctype}"
+            if ctype == "application/json":
+                ref = self.BASE + "#" + self._pointer(*parts, "content", ctype, "schema")
+                Draft202012Validator({"$ref": ref}, registry=self.registry).validate(response.json())
+        self.seen.add((template, status))

@@ -268,3 +268,27 @@ def test_no_traceback_ever_reaches_a_body(guide_registry):
             assert r.status_code in (400, 404), (path, r.status_code)
             body = r.json()
             assert set(body) == {"error"} and "Traceback" not in r.text and "File \"" not in r.text
+
+
+def test_any_query_gets_an_answer_or_a_400_naming_a_parameter(guide_registry):
+    """Generated query strings (hypothesis): never a 500, always JSON, a 400 names one of the given parameters."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    approve(guide_registry, ADV)
+    known = ["provider", "capability", "domain", "residency", "model", "key", "prerelease", "status", "stage",
+             "max_p95", "max_cost", "include_retired", "limit", "offset"]
+    names = st.one_of(st.sampled_from(known), st.text(min_size=1, max_size=12))
+    values = st.one_of(st.sampled_from(["mindstudio", "text-generation", "true", "0", "-1", "1e999", "nan", "*", "",
+                                        "ms-*", "APPROVED", "production", "1000"]),
+                       st.text(max_size=40))
+    with ServerThread(guide_registry) as srv:
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        @given(route=st.sampled_from(["/v1/resolve", "/v1/models", "/v1/tree"]),
+               pairs=st.lists(st.tuples(names, values), max_size=4))
+        def probe(route, pairs):
+            r = srv.client.get(route, params=pairs)
+            assert r.status_code in (200, 400, 404), (route, pairs, r.status_code, r.text)
+            body = r.json()
+            if r.status_code == 400:
+                assert body["error"]["parameter"] in {n for n, _ in pairs}, (pairs, body)
+        probe()

@@ -20,6 +20,7 @@ def serve(
     """Serve the registry read-only over HTTP: resolve, models, deprecations, tree, metrics.
 
     Example: modelreg serve --port 8080
+
     Example: curl 'http://127.0.0.1:8080/v1/resolve?provider=mindstudio&capability=text-generation'
 
     Routes: /v1/resolve, /v1/models[/{id}[/versions/{v}]], /v1/deprecations, /v1/tree, /healthz, /metrics and
@@ -50,22 +51,30 @@ def serve(
         from modelreg.server.app import create_app
         from modelreg.server.runner import QuietProtocolErrors, serve as serve_forever
 
+        # access log and server warnings: one line each on stderr
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
         handler.addFilter(QuietProtocolErrors())
-        for name in ("modelreg.server", "aiohttp.server"):
-            logger = logging.getLogger(name)
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
-            logger.propagate = False
+        loggers = [logging.getLogger(name) for name in ("modelreg.server", "aiohttp.server")]
+        saved = [(lg.level, lg.propagate) for lg in loggers]
+        for lg in loggers:
+            lg.addHandler(handler)
+            lg.setLevel(logging.INFO)
+            lg.propagate = False
 
         def ready(bound: int) -> None:
             shown = f"[{host}]" if ":" in host else host
             message(f"modelreg serve: listening on http://{shown}:{bound} (read-only"
                     f"{', bearer tokens required' if verify else ''}); SIGTERM or Ctrl-C stops")
 
-        app_ = create_app(reg, verify=verify)
-        asyncio.run(serve_forever(app_, host, port, ready=ready, access_log_on=access_log == "on"))
+        try:
+            app_ = create_app(reg, verify=verify)
+            asyncio.run(serve_forever(app_, host, port, ready=ready, access_log_on=access_log == "on"))
+        finally:
+            for lg, (level, propagate) in zip(loggers, saved):
+                lg.removeHandler(handler)
+                lg.setLevel(level)
+                lg.propagate = propagate
         message("modelreg serve: stopped")
     finally:
         reg.close()

@@ -169,9 +169,11 @@ def _json(schema: dict[str, Any], description: str, headers: dict[str, Any] | No
 
 
 def _get(summary: str, op_id: str, schema: dict[str, Any], parameters: list[dict[str, Any]], *,
-         not_found: bool = False, extra_headers: dict[str, Any] | None = None, public: bool = False) -> dict[str, Any]:
+         not_found: bool = False, extra_headers: dict[str, Any] | None = None, public: bool = False,
+         registry_data: bool = True) -> dict[str, Any]:
+    headers = HEADERS if registry_data else {"ETag": HEADERS["ETag"]}
     responses: dict[str, Any] = {
-        "200": _json(schema, "OK", {**HEADERS, **(extra_headers or {})}),
+        "200": _json(schema, "OK", {**headers, **(extra_headers or {})}),
         "304": {"$ref": "#/components/responses/NotModified"},
         "400": {"$ref": "#/components/responses/BadRequest"},
         "503": {"$ref": "#/components/responses/Unavailable"},
@@ -207,7 +209,7 @@ def document() -> dict[str, Any]:
                                  ref("Deprecations"), []),
         "/v1/tree": _get("The registry as stage -> model -> versions (= `modelreg tree --json`)", "tree", ref("Tree"),
                          [_query("include_retired", BOOL, "Also the archived stage.")]),
-        "/v1/openapi.json": _get("This document", "openapi", {"type": "object"}, []),
+        "/v1/openapi.json": _get("This document", "openapi", {"type": "object"}, [], registry_data=False),
         "/metrics": {"get": {
             "summary": "Prometheus text exposition (= `modelreg alerts export --format prometheus`)",
             "operationId": "metrics", "parameters": [],
@@ -246,7 +248,8 @@ def document() -> dict[str, Any]:
                              "schema": {"type": "string", "pattern": "^[0-9]+$"}},
             },
             "responses": {
-                "NotModified": {"description": "The If-None-Match ETag is current", "headers": HEADERS},
+                "NotModified": {"description": "The If-None-Match ETag is current",
+                                "headers": {"ETag": HEADERS["ETag"]}},
                 "BadRequest": _json(error, "An unknown query parameter or a bad value (error.parameter names it)"),
                 "Unauthorized": _json(error, "Missing or invalid bearer token (servers run with --require-token)"),
                 "NotFound": _json(error, "Nothing matches"),
