@@ -80,16 +80,23 @@ class ServerState:
         return found
 
     async def consumer(self, request: web.Request, *, counted: bool = False) -> str:
+        """Who is asking: the bearer token's name (401 without one when tokens
+        are required), else the X-Modelreg-Consumer header of a counted route."""
         if self.tokens is not None:
             name = await self.tokens.consumer(request.headers.get("Authorization"))
-        elif counted and CONSUMER_HEADER in request.headers:
-            name = request.headers[CONSUMER_HEADER]
-            if not _CONSUMER.match(name):
-                raise BadParameter(CONSUMER_HEADER, f"header {CONSUMER_HEADER}: expected 1 to 128 printable "
-                                                    "ASCII characters")
         else:
-            name = ANONYMOUS
+            name = self.declared_consumer(request) if counted else ANONYMOUS
         request["consumer"] = name
+        return name
+
+    @staticmethod
+    def declared_consumer(request: web.Request) -> str:
+        name = request.headers.get(CONSUMER_HEADER)
+        if name is None:
+            return ANONYMOUS
+        if not _CONSUMER.match(name):
+            raise BadParameter(CONSUMER_HEADER, f"header {CONSUMER_HEADER}: expected 1 to 128 printable "
+                                                "ASCII characters")
         return name
 
     def require_database(self) -> Generation:
@@ -124,18 +131,25 @@ def cached_route(route: str, *path_params: str) -> Handler:
     """A route answered from the cache: auth, parameters, health, answer."""
     checks = {"model_id": params.model_id, "version": params.version}
 
+    counted = route == "resolve"
+
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
-        consumer = await state.consumer(request, counted=route == "resolve")
-        args = tuple((name, checks[name](request.match_info[name])) for name in path_params)
+        if state.tokens is None:  # the common case stays free of awaits until a cache miss
+            consumer = request["consumer"] = state.declared_consumer(request) if counted else ANONYMOUS
+        else:
+            consumer = await state.consumer(request, counted=counted)
+        args = tuple((name, checks[name](request.match_info[name])) for name in path_params) if path_params else ()
         key = (route, args, state.query(route, request))
-        state.require_database()
-        try:
-            answer = await state.cache.get(key, state.compute)
-        except ModelregError as exc:
-            if exc.exit_code == ExitCode.DATABASE:
-                state.watcher.mark_unavailable(exc.message)
-            raise
+        answer = state.cache.hit(key)  # an answer kept means the database was there for this head
+        if answer is None:
+            state.require_database()
+            try:
+                answer = await state.cache.get(key, state.compute)
+            except ModelregError as exc:
+                if exc.exit_code == ExitCode.DATABASE:
+                    state.watcher.mark_unavailable(exc.message)
+                raise
         if answer.resolved is not None:
             state.counter.add(consumer, *answer.resolved)
         return state.respond(request, answer)

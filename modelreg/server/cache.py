@@ -41,10 +41,17 @@ class AnswerCache:
         self.entries.clear()
         self.bytes = 0
 
-    async def get(self, key: tuple, compute: Callable[[Generation, tuple], Answer]) -> Answer:
-        hit = self.entries.get(key)
-        if hit is not None:
+    def hit(self, key: tuple) -> Answer | None:
+        """The kept answer for key, if any (no await: the fast path)."""
+        found = self.entries.get(key)
+        if found is not None:
             self.hits += 1
+        return found
+
+    async def get(self, key: tuple, compute: Callable[[Generation, tuple], Answer]) -> Answer:
+        """The answer for key: kept, or computed once in a worker thread however many ask."""
+        hit = self.hit(key)
+        if hit is not None:
             return hit
         gen = self.generation
         assert gen is not None, "callers check health first"
