@@ -71,7 +71,7 @@ def serve(
             app_ = create_app(reg, verify=verify)
             asyncio.run(serve_forever(app_, host, port, ready=ready, access_log_on=access_log == "on"))
         finally:
-            for lg, (level, propagate) in zip(loggers, saved):
+            for lg, (level, propagate) in zip(loggers, saved, strict=True):
                 lg.removeHandler(handler)
                 lg.setLevel(level)
                 lg.propagate = propagate

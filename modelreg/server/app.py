@@ -162,8 +162,8 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     gen = state.watcher.generation
     if gen is None:
-        body = {"status": "unavailable", "database": "unreachable", "audit_seq": None}
-        return web.Response(status=503, body=answers.dumps(body),
+        down = {"status": "unavailable", "database": "unreachable", "audit_seq": None}
+        return web.Response(status=503, body=answers.dumps(down),
                             headers={"Content-Type": JSON_TYPE, "Cache-Control": "no-store", "Retry-After": "1"})
     body = {"status": "ok", "database": "ok", "audit_seq": gen.seq}
     etag = answers.etag_for(gen, ("healthz",))

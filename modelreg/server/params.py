@@ -111,7 +111,7 @@ def parse_query(route: str, query: Mapping[str, str]) -> tuple[tuple[str, Any], 
     """The route's parameters, checked, in a canonical order (a cache key).
     `query` is aiohttp's multidict (getall gives every value of a name)."""
     spec = ROUTE_PARAMS.get(route, {})
-    for name in query.keys():
+    for name in query:
         if name not in spec:
             known = ", ".join(sorted(spec)) or "none"
             raise BadParameter(name, f"unknown query parameter {_shown(name)} (this route takes: {known})")

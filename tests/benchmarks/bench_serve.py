@@ -192,7 +192,8 @@ def main() -> int:
         verdict("p99 < 20 ms", m["p99"] < 20, f"{m['p99']:.2f} ms, worst round (bare handler: {b['p99']:.2f} ms)")
 
         print(f"\n== a promotion committed under the same load ({secs:g} s of wrk) ==")
-        load = threading.Thread(target=lambda: RESULTS.append(("load", None, str(wrk(base + RESOLVE, secs)))))
+        measured: dict = {}
+        load = threading.Thread(target=lambda: measured.update(wrk(base + RESOLVE, secs)))
         load.start()
         time.sleep(secs / 3)
         from modelreg import Registry
@@ -206,8 +207,7 @@ def main() -> int:
                 time.sleep(0.005)
             visible = time.monotonic() - committed
         load.join()
-        under_load = eval(RESULTS.pop()[2])  # noqa: S307 - our own dict repr
-        line("modelreg", under_load)
+        line("modelreg", measured)
         verdict("promotion visible to resolvers under load < 1 s", visible < 1.0,
                 f"{visible * 1000:.0f} ms after commit ({polls} polls saw 1.0.0 first)")
 
