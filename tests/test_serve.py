@@ -186,6 +186,8 @@ BAD_PARAMETERS = [
     ("/v1/models/Bad%20Id", "model_id"),
     ("/v1/models/ms-standard/versions/2.0", "version"),
     ("/v1/models/ms-standard?limit=1", "limit"),
+    ("/healthz?verbose=1", "verbose"),
+    ("/v1/openapi.json?v=2", "v"),
 ]
 
 

@@ -224,6 +224,7 @@ def document() -> dict[str, Any]:
             "parameters": [], "security": [{}],
             "responses": {"200": _json(ref("Health"), "The database answers", HEADERS),
                           "304": {"$ref": "#/components/responses/NotModified"},
+                          "400": {"$ref": "#/components/responses/BadRequest"},
                           "503": _json(ref("Health"), "The database is unreachable")}}},
     }
     error = ref("Error")
