@@ -34,9 +34,9 @@ class Registry:
         """Open the registry with the CLI's precedence (flag > env > config file > default).
         The default database is created on the first write; any other path must exist."""
         cfg = config or load_config(db=url, actor=actor, config_path=config_path)
-        if cfg.database_url.startswith(("http://", "https://")):
+        if cfg.database_url.lower().startswith(("http://", "https://")):  # a `modelreg serve` API: read-only
             from modelreg.remote import RemoteRegistry
-            return RemoteRegistry(cfg.database_url)  # type: ignore[return-value]
+            return RemoteRegistry.open(cfg)  # type: ignore[return-value]
         return cls(Database(cfg.database_url, create=cfg.database_is_default), cfg)
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from modelreg.cli import alerts_commands  # noqa: E402,F401
 from modelreg.cli import events_commands  # noqa: E402,F401
 from modelreg.cli import admin_commands  # noqa: E402,F401
 from modelreg.cli import file_commands  # noqa: E402,F401
+from modelreg.cli import serve_commands  # noqa: E402,F401
 
 
 # Every character str.splitlines() breaks on: user text echoed in a message
