@@ -14,7 +14,7 @@ STD = "ms-standard@2.0.0"
 def _version(reg, model, version, **over):
     spec = {"provider": "mindstudio", "modelId": model, "version": version, "capabilities": ["text-generation"],
             "parameters": {"temperature": {"default": 0.5, "range": [0, 1]}},
-            "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01}}
+            "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01}}
     spec.update(over)
     return reg.register(spec)
 
@@ -92,7 +92,8 @@ def test_deprecated_versions_carry_deprecation_sunset_and_successor(registry):
     with ServerThread(registry) as srv:
         r = get(srv, "/v1/resolve?model=old")
         assert r.status_code == 200 and r.json()["deprecation"] == {"retire_on": version["retire_on"],
-                                                                    "replacement": "new@2.0.0+build.7"}
+                                                                    "replacement": "new@2.0.0+build.7",
+                                                                    "deprecated_at": version["deprecated_at"]}
         from datetime import datetime
         from email.utils import parsedate_to_datetime
         deprecated_at = datetime.fromisoformat(version["deprecated_at"].replace("Z", "+00:00"))

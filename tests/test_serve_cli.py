@@ -18,7 +18,8 @@ from serve_harness import ServeProcess, version_lock, wait_until
 @pytest.fixture
 def sqlite_url(tmp_path, monkeypatch):
     """For what does not depend on the backend (start-up, logging): SQLite only."""
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    from conftest import new_registry
+    url = new_registry(f"sqlite:///{tmp_path / 'registry.db'}")
     monkeypatch.setenv("MODELREG_DB", url)
     return url
 

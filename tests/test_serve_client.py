@@ -21,7 +21,7 @@ def busy_registry(guide_registry):
     approve(reg, STD)
     reg.register({"provider": "mindstudio", "modelId": "ms-standard", "version": "2.1.0",
                   "capabilities": ["text-generation", "summarization"],
-                  "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}})
+                  "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}})
     approve(reg, "ms-standard@2.1.0", canary=30)
     reg.set_fallbacks("ms-advanced-reasoning", ["ms-standard"])
     bob = as_actor(reg, "bob")
@@ -31,7 +31,7 @@ def busy_registry(guide_registry):
         bob.close()
     for i in range(5):
         reg.register({"provider": "acme", "modelId": f"acme-{i}", "version": f"0.{i}.0", "capabilities": ["chat"],
-                      "performance": {"avgLatency": 1, "p95Latency": 2 + i, "costPerRequest": 0.001 * i}})
+                      "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 1, "p95Latency": 2 + i, "costPerRequest": 0.001 * i}})
     return reg
 
 
@@ -92,6 +92,15 @@ def test_writes_through_http_are_refused_with_exit_2(registry):
         with pytest.raises(ReadOnlyRegistry, match="not offered"):
             remote.list_alerts()
         assert not hasattr(remote, "db") and not hasattr(remote, "no_such_method")
+
+
+def test_every_registry_method_is_served_refused_or_named_not_offered():
+    from modelreg.registry import Registry
+    from modelreg.remote import NOT_OFFERED, WRITE_METHODS, RemoteRegistry
+
+    public = {n for n in dir(Registry) if not n.startswith("_") and callable(getattr(Registry, n))}
+    served = {n for n in dir(RemoteRegistry) if not n.startswith("_")}
+    assert public - served - WRITE_METHODS - NOT_OFFERED == set()
 
 
 def test_cli_reads_through_a_server(busy_registry):

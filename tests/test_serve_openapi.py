@@ -14,7 +14,7 @@ def test_every_route_answers_as_documented(guide_registry):
     approve(reg, ADV)
     approve(reg, STD)
     reg.register({"provider": "mindstudio", "modelId": "ms-standard", "version": "2.1.0",
-                  "capabilities": ["text-generation"], "performance": {"avgLatency": 1, "p95Latency": 2,
+                  "capabilities": ["text-generation"], "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 1, "p95Latency": 2,
                                                                        "costPerRequest": 0}})
     approve(reg, "ms-standard@2.1.0", canary=20)
     reg.set_fallbacks("ms-advanced-reasoning", ["ms-standard"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelreg import __version__
-from modelreg.lifecycle import STAGES, STATUSES
+from modelreg.lifecycle.status import STAGES, STATUSES
 from modelreg.server.params import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE
 
 STR = {"type": "string"}
@@ -67,8 +67,10 @@ SCHEMAS: dict[str, Any] = {
     "Resolution": obj({
         "model_id": STR, "version": STR, "provider": STR, "recommended_parameters": {"type": "object"},
         "fallbacks": array(obj({"model_id": STR, "version": STR})),
-        "deprecation": nullable(obj({"retire_on": nullable(DAY), "replacement": nullable(STR)})),
+        "deprecation": nullable(obj({"retire_on": nullable(DAY), "replacement": nullable(STR),
+                                     "deprecated_at": nullable(TIMESTAMP)})),
         "rollout": obj({"role": {"type": "string", "enum": ["stable", "canary"]}, "weight": INT}),
+        "broken_fallbacks": {**array(STR), "description": "fallback targets that resolve to nothing now"},
     }),
     "Version": obj(VERSION_FIELDS, optional=VERSION_OPTIONAL),
     "VersionDetail": obj({
@@ -101,8 +103,9 @@ SCHEMAS: dict[str, Any] = {
              "additionalProperties": {"type": "object", "additionalProperties": array(obj({
                  "version": STR, "status": {"type": "string", "enum": list(STATUSES)}, "checks_passed": array(STR),
                  "canary_weight": nullable(INT), "days_to_retirement": nullable(INT)}))}},
-    "History": obj({"items": array(obj({"seq": INT, "at": TIMESTAMP, "actor": STR, "action": STR, "target": STR,
-                                        "before": ANY, "after": ANY}))}),
+    "History": obj({"items": array(obj({"seq": INT, "at": TIMESTAMP, "actor": STR, "os_user": nullable(STR),
+                                        "action": STR, "target": STR, "before": ANY, "after": ANY,
+                                        "policy_version": nullable(INT)}))}),
     "Health": obj({"status": {"type": "string", "enum": ["ok", "unavailable"]},
                    "database": {"type": "string", "enum": ["ok", "unreachable"]}, "audit_seq": nullable(INT)}),
 }

@@ -11,7 +11,7 @@ import math
 from typing import Any, Callable, Mapping
 
 from modelreg.errors import InvalidInput
-from modelreg.lifecycle import STAGES, STATUSES
+from modelreg.lifecycle.status import STAGES, STATUSES
 from modelreg.manifest import SLUG
 from modelreg.semver import SemVer
 from modelreg.server.errors import BadParameter
