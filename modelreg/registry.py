@@ -143,7 +143,15 @@ class Registry:
     # -- 2-5 and the lifecycle (modelreg.lifecycle) ------------------------------------
     def review(self, target: str, check: str, passed: bool, *, reject: bool = False, note: str = "") -> dict:
         model_id, version = parse_target(target)
-        return self.write(lambda tx: evidence.review(tx, model_id, version, check, passed, reject=reject, note=note))
+        if reject and passed:
+            raise InvalidInput("--reject goes with --fail")
+
+        def work(tx: Tx) -> dict:
+            result = evidence.review(tx, model_id, version, check, passed, note=note)
+            if reject:
+                result["status"] = transitions.reject(tx, model_id, version)["status"]
+            return result
+        return self.write(work)
 
     def record_benchmark(self, target: str, *, endpoint: str, settings: dict, results: dict, passed: bool,
                          aborted: bool = False, started_at: str | None = None) -> int:

@@ -13,7 +13,7 @@ from modelreg.errors import Conflict, InvalidInput
 from modelreg.lifecycle import authority, events
 from modelreg.lifecycle.authority import Role
 from modelreg.lifecycle.gates import BenchmarkRecord, CheckRecord, Evidence
-from modelreg.lifecycle.status import ARCHIVED, Status
+from modelreg.lifecycle.status import ARCHIVED
 from modelreg.manifest import SLUG, endpoint_identity
 from modelreg.store import queries
 from modelreg.store.tables import BenchmarkRun, CheckResult, ModelVersion, json_text
@@ -28,22 +28,12 @@ def check_name(name: Any) -> str:
     return name.strip().lower()
 
 
-def snapshot(row: ModelVersion) -> dict[str, Any]:
-    """What a lifecycle audit event records before and after a change."""
-    return {"status": row.status, "canary_weight": row.canary_weight, "retire_on": row.retire_on,
-            "replacement": row.replacement}
-
-
-def review(tx, model_id: str, version: str, check: str, passed: bool, *, reject: bool = False,
-           note: str = "") -> dict[str, Any]:
-    """Record an evaluation, security or compliance result (steps 2-3)."""
-    from modelreg.lifecycle import transitions
-
+def review(tx, model_id: str, version: str, check: str, passed: bool, *, note: str = "") -> dict[str, Any]:
+    """Record an evaluation, security or compliance result (steps 2-3).
+    (`--reject` is `transitions.reject_after_review`, in the same transaction.)"""
     name = check_name(check)
     if name == "benchmark":
         raise InvalidInput("the benchmark check is recorded by `modelreg benchmark`, from a measured run")
-    if reject and passed:
-        raise InvalidInput("--reject goes with --fail")
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         raise InvalidInput(f"--note: at most {MAX_NOTE} characters")
     target = f"{model_id}@{version}"
@@ -54,15 +44,11 @@ def review(tx, model_id: str, version: str, check: str, passed: bool, *, reject:
         authority.separate_from_registrant(tx, row.registered_by, f"record the {name} review of {target}")
     if row.status in ARCHIVED:
         raise Conflict(f"{target} is {row.status}; checks can no longer be recorded")
-    if reject:
-        transitions.require(target, row, Status.REJECTED)
     result = "pass" if passed else "fail"
     tx.session.add(CheckResult(model_id=model_id, version=version, name=name, result=result, actor=tx.actor,
                                at=tx.now, note=note))
     tx.audit("review", target, None, {"check": name, "result": result, "note": note})
     events.emit(tx, "review.recorded", target, {"check": name, "result": result})
-    if reject:
-        transitions.reject(tx, row)
     return {"target": target, "check": name, "result": result, "actor": tx.actor, "at": tx.now, "status": row.status}
 
 

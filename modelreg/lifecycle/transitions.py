@@ -31,6 +31,12 @@ def require(target: str, row: ModelVersion, new: Status) -> None:
     require_transition(target, row.status, new.value)
 
 
+def snapshot(row: ModelVersion) -> dict[str, Any]:
+    """What a lifecycle audit event records before and after a change."""
+    return {"status": row.status, "canary_weight": row.canary_weight, "retire_on": row.retire_on,
+            "replacement": row.replacement}
+
+
 def _percent(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 99:
         raise InvalidInput(f"{what}: expected a whole percentage from 1 to 99, got {value!r}")
@@ -49,7 +55,7 @@ def _default_of(session, model: Model) -> ModelVersion | None:
 def _changed(tx, model: Model, row: ModelVersion, action: str, before: dict, **extra: Any) -> None:
     row.status_changed_at = tx.now
     model.row_version += 1
-    tx.audit(action, f"{row.model_id}@{row.version}", before, {**evidence.snapshot(row), **extra})
+    tx.audit(action, f"{row.model_id}@{row.version}", before, {**snapshot(row), **extra})
 
 
 # -- step 5: approval & deployment ------------------------------------------------------
@@ -87,7 +93,7 @@ def promote(tx, model_id: str, version: str, *, canary: int | None = None) -> di
     if plan["unmet"]:
         raise PolicyRefused(f"{plan['target']} cannot be promoted to APPROVED: {len(plan['unmet'])} unmet gate(s)",
                             details=plan["unmet"], data=plan)
-    before = evidence.snapshot(row)
+    before = snapshot(row)
     row.status = plan["to"]
     if plan["to"] == Status.APPROVED:
         row.approved_at, row.approved_by = tx.now, tx.actor
@@ -115,18 +121,18 @@ def rollout(tx, model_id: str, *, set_weight: int | None = None, complete: bool 
         raise Conflict(f"{model_id} has no rollout in progress (start one with `modelreg promote {model_id}@V --canary PCT`)")
     row = queries.version(tx.session, model_id, model.canary_version)
     target = f"{model_id}@{row.version}"
-    before = evidence.snapshot(row)
+    before = snapshot(row)
     if set_weight is not None:
         row.canary_weight = set_weight
         action, outcome = "rollout.set", {"canary": row.version, "weight": set_weight}
         model.row_version += 1
-        tx.audit(action, target, before, evidence.snapshot(row))
+        tx.audit(action, target, before, snapshot(row))
     elif complete:
         row.canary_weight, row.default_since = None, tx.now
         model.canary_version = None
         action, outcome = "rollout.complete", {"default": row.version}
         model.row_version += 1
-        tx.audit(action, target, before, evidence.snapshot(row))
+        tx.audit(action, target, before, snapshot(row))
     else:
         row.canary_weight, row.status = None, Status.TESTING.value
         row.approved_at = row.approved_by = None
@@ -222,7 +228,7 @@ def deprecate(tx, model_id: str, version: str, *, reason: str, notice_days: int 
             raise NotFound(f"unknown replacement {replacement_text}")
         if rep.status not in REPLACEMENT_OK:
             raise Conflict(f"replacement {replacement_text} is {rep.status}; name a live version")
-    before = evidence.snapshot(row)
+    before = snapshot(row)
     row.status = Status.DEPRECATED.value
     row.deprecated_at, row.deprecated_by = tx.now, tx.actor
     row.deprecation_reason, row.retire_on, row.replacement = reason.strip(), when.isoformat(), replacement_text
@@ -239,7 +245,7 @@ def cancel_deprecation(tx, model_id: str, version: str) -> dict[str, Any]:
     model, row = _locked(tx, model_id, version)
     if row.status != Status.DEPRECATED:
         raise Conflict(f"{target} is {row.status}, not DEPRECATED; nothing to cancel")
-    before = evidence.snapshot(row)
+    before = snapshot(row)
     row.status = Status.APPROVED.value
     row.deprecated_at = row.deprecated_by = row.deprecation_reason = row.retire_on = row.replacement = None
     _changed(tx, model, row, "deprecate.cancel", before)
@@ -247,13 +253,20 @@ def cancel_deprecation(tx, model_id: str, version: str) -> dict[str, Any]:
     return {"target": target, "status": row.status}
 
 
-def reject(tx, row: ModelVersion) -> None:
-    """TESTING -> REJECTED after a failed check (the model row is locked by the caller)."""
-    target = f"{row.model_id}@{row.version}"
+def reject(tx, model_id: str, version: str) -> dict[str, Any]:
+    """TESTING -> REJECTED, when the newest result of some check is a fail
+    (`review --fail --reject`, or an import)."""
+    target = f"{model_id}@{version}"
+    authority.require(tx, Role.OPERATOR, f"reject {target}")
+    model, row = _locked(tx, model_id, version)
     require(target, row, Status.REJECTED)
-    before = evidence.snapshot(row)
-    row.status, row.rejected_at, row.status_changed_at = Status.REJECTED.value, tx.now, tx.now
-    tx.audit("reject", target, before, evidence.snapshot(row))
+    failed = sorted(n for n, c in queries.latest_checks(tx.session, model_id, version).items() if c.result == "fail")
+    if not failed:
+        raise PolicyRefused(f"{target} cannot be REJECTED: no check's newest result is a fail")
+    before = snapshot(row)
+    row.status, row.rejected_at = Status.REJECTED.value, tx.now
+    _changed(tx, model, row, "reject", before, failed=failed)
+    return {"target": target, "status": row.status, "failed": failed}
 
 
 def retire_due(tx, due: Iterable[Any]) -> list[str]:

@@ -275,10 +275,7 @@ class Importer:
         if row.status == Status.EXPERIMENTAL and wanted != Status.EXPERIMENTAL:
             step("EXPERIMENTAL -> TESTING", lambda: transitions.promote(tx, mid, ver))
         if row.status == Status.TESTING and wanted == Status.REJECTED:
-            failed = [n for n, c in queries.latest_checks(self.session, mid, ver).items() if c.result == "fail"]
-            if not failed:
-                raise PolicyRefused("cannot be REJECTED: no check's latest result is a fail in this registry")
-            step("TESTING -> REJECTED", lambda: transitions.reject(tx, self.session.get(ModelVersion, (mid, ver))))
+            step("TESTING -> REJECTED", lambda: transitions.reject(tx, mid, ver))
         if row.status == Status.TESTING and wanted in (Status.APPROVED, Status.DEPRECATED, Status.RETIRED):
             label = f"TESTING -> APPROVED{f' as canary with {weight}%' if weight else ''} by {tx.actor}"
             step(label, lambda: transitions.promote(tx, mid, ver, canary=weight))
