@@ -23,7 +23,7 @@ Behaviour is chosen by path and query string:
                                 ok, a status code, malformed, hang (never answers)
                                 or close (drops the connection unanswered)
     /gzip                       the chat completion, gzip-encoded
-    /huge?mb=400                a 200 with a Content-Length body of that size
+    /huge?mb=400&status=200     that status with a Content-Length body of that size
     /endless_line               SSE headers, then one "data: xxxx..." line that never ends
     /endless_events             SSE headers, then tiny events forever, never [DONE]
     /gzip_bomb?mb=1024          ~1 MB of gzip that inflates to that many MiB of zeros
@@ -209,7 +209,8 @@ class _HTTPProtocol(asyncio.Protocol):
             self._later(delay, _response(200, bomb, extra="Content-Encoding: gzip\r\n"))
         elif path == "/huge":
             size = int(float(q.get("mb", 400)) * (1 << 20))
-            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+            status = int(q.get("status", 200))
+            head = f"HTTP/1.1 {status} Status\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
             loop.create_task(self._write_forever(head.encode(), b"x" * 65536, size))
         elif path == "/endless_line":
             loop.create_task(self._write_forever(_SSE_RAW_HEAD + b"data: ", b"x" * 65536))
@@ -222,9 +223,10 @@ class _HTTPProtocol(asyncio.Protocol):
         """Write head, then piece after piece (flow-controlled) up to limit bytes or until the client leaves."""
         self.transport.write(head)
         sent = 0
-        while not self.closed and (limit is None or sent < limit):
-            await self.writable.wait()
-            if self.closed:
+        while limit is None or sent < limit:
+            # always yield: a set Event does not, and a peer that left is only noticed by the loop
+            await (self.writable.wait() if not self.writable.is_set() else asyncio.sleep(0))
+            if self.closed or self.transport.is_closing():
                 return
             chunk = piece if limit is None else piece[: limit - sent]
             self.transport.write(chunk)
@@ -327,7 +329,9 @@ class _HTTPProtocol(asyncio.Protocol):
 
 
 # an unframed stream that only the connection's close would end
-_SSE_RAW_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"
+_SSE_RAW_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"
+)
 
 
 def gzip_bytes(data: bytes) -> bytes:

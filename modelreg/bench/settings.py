@@ -120,7 +120,8 @@ class BenchmarkSettings:
             raise InvalidInput(f"--workers must be a whole number from 1 to {MAX_WORKERS}, got {self.workers!r}")
         if self.rate is None and _is_int(self.concurrency) and self.workers > self.concurrency:
             raise InvalidInput(
-                f"--workers {self.workers} > --concurrency {self.concurrency}: each worker process needs a request in flight"
+                f"--workers {self.workers} > --concurrency {self.concurrency}: "
+                "each worker process needs a request in flight"
             )
         if not _is_int(self.max_body) or not 1024 <= self.max_body <= 1 << 30:
             raise InvalidInput(f"--max-body must be a whole number of bytes from 1024 to 1 GiB, got {self.max_body!r}")
