@@ -127,6 +127,19 @@ class _SendStampingTransport:
         self._handler.sent_at = now()
         self._transport.writelines(chunks)
 
+    # the calls aiohttp makes for every read, forwarded without the __getattr__ detour
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def get_extra_info(self, name, default=None):
+        return self._transport.get_extra_info(name, default)
+
     def __getattr__(self, name):
         return getattr(self._transport, name)
 
@@ -150,7 +163,8 @@ class _WireTimedHandler(ResponseHandler):
             self.transport = _SendStampingTransport(self.transport, self)  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.received_at = self._arrival_clock()
+        if data:  # aiohttp calls it with b"" to resume parsing: not an arrival
+            self.received_at = self._arrival_clock()
         super().data_received(data)
 
 
