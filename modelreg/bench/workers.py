@@ -26,6 +26,7 @@ between this process and the children it started (trusted both ways).
 from __future__ import annotations
 
 import asyncio
+import os
 import pickle
 import selectors
 import signal
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import threading
 
+import modelreg
 from modelreg import clock
 from modelreg.bench.runner import BenchmarkResult, LoadShare, ProgressCallback, _Run, drive
 from modelreg.bench.settings import BenchmarkSettings
@@ -106,12 +108,16 @@ class _Channel:
 
 def _start_worker(index: int) -> _Channel:
     parent, child = socket.socketpair()
+    # the child imports this very modelreg, installed or not (a checkout on sys.path)
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(modelreg.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "modelreg.bench.workers", str(child.fileno())],
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,
             close_fds=True,
+            env=env,
         )
     finally:
         child.close()
