@@ -91,10 +91,6 @@ class Sample:
     itl: array | None = None  # seconds between content chunks
     tokens: tuple[int, int, int] | None = None  # prompt, completion, total
 
-    @property
-    def latency(self) -> float:
-        return self.end - self.origin
-
 
 class StreamBroken(Exception):
     pass
