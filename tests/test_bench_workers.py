@@ -105,8 +105,9 @@ def test_invalid_workers(kw):
 def test_every_run_reports_the_clients_health(srv):
     d = run_benchmark(BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=5"), duration_s=0.5, concurrency=2)).to_dict()
     c = d["client"]
-    assert set(c) >= {"loop_lag_p99_ms", "loop_lag_max_ms", "cpu_share", "gc_collections", "gc_pause_max_ms",
-                      "bottleneck", "reason"}
+    assert set(c) >= {"event_loop", "loop_lag_p99_ms", "loop_lag_max_ms", "cpu_share", "gc_collections",
+                      "gc_pause_max_ms", "bottleneck", "reason"}
+    assert c["event_loop"] in ("uvloop", "asyncio")
     assert c["loop_lag_p99_ms"] is not None and c["loop_lag_p99_ms"] >= 0
     assert 0 < c["cpu_share"] < CPU_SHARE_SANE
     assert isinstance(c["bottleneck"], bool)

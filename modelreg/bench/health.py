@@ -43,6 +43,7 @@ class ProcessHealth:
     gc_pauses_ms: array = field(default_factory=lambda: array("d"))
     cpu_s: float = 0.0
     wall_s: float = 0.0
+    event_loop: str = "asyncio"
 
     @property
     def cpu_share(self) -> float:
@@ -52,8 +53,8 @@ class ProcessHealth:
 class HealthMonitor:
     """Samples loop lag, CPU time and GC pauses of this process between start() and stop()."""
 
-    def __init__(self) -> None:
-        self.health = ProcessHealth()
+    def __init__(self, event_loop: str = "asyncio") -> None:
+        self.health = ProcessHealth(event_loop=event_loop)
         self._task: asyncio.Task | None = None
         self._gc_started = 0.0
         self._cpu0 = 0.0
@@ -92,8 +93,8 @@ class HealthMonitor:
 
 
 def client_verdict(processes: list[ProcessHealth], schedule_kept: bool | None = None) -> dict:
-    """The ``client`` block of a result: {loop_lag_p99_ms, loop_lag_max_ms, cpu_share, gc_collections,
-    gc_pause_max_ms, per_worker?, bottleneck, reason}."""
+    """The ``client`` block of a result: {event_loop, loop_lag_p99_ms, loop_lag_max_ms, cpu_share,
+    gc_collections, gc_pause_max_ms, per_worker?, bottleneck, reason}."""
     lags = sorted(x for p in processes for x in p.loop_lag_ms)
     pauses = [x for p in processes for x in p.gc_pauses_ms]
     lag_p99 = round(percentile(lags, 99), 3) if lags else None
@@ -106,6 +107,7 @@ def client_verdict(processes: list[ProcessHealth], schedule_kept: bool | None = 
     if schedule_kept is False:
         reasons.append("the client fell behind the open-loop schedule")
     out = {
+        "event_loop": processes[0].event_loop if processes else None,
         "loop_lag_p99_ms": lag_p99,
         "loop_lag_max_ms": round(lags[-1], 3) if lags else None,
         "cpu_share": cpu_share,

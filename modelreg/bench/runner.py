@@ -229,6 +229,7 @@ class _Run:
         self.finished = 0  # measured requests finished (ok or error)
         self.t0 = 0.0
         self.arrival_clock: Callable[[], float] | None = None
+        self.event_loop = "asyncio"
         if settings.rate is None:
             self.total = None if settings.total_requests is None else share.part(settings.total_requests)
         else:
@@ -271,7 +272,7 @@ class _Run:
         self.transport = Transport(s, max_connections=limit, arrival_clock=self.arrival_clock)
         await self.transport.open()
         ticker = asyncio.get_running_loop().create_task(self._ticker()) if self.on_progress else None
-        monitor = HealthMonitor()
+        monitor = HealthMonitor(self.event_loop)
         measuring = False
         try:
             if s.warmup and not self.stopping:
@@ -412,8 +413,10 @@ class _Run:
 
 def drive(run: _Run, gate: StartGate | None = None, *, handle_sigint: bool = True) -> BenchmarkResult:
     """Run ``run`` on a fresh, poll-stamping event loop; Ctrl-C aborts it cleanly."""
-    loop, arrival_clock = new_event_loop()
-    run.arrival_clock = arrival_clock
+    choice = new_event_loop()
+    loop = choice.loop
+    run.arrival_clock = choice.arrival_clock
+    run.event_loop = choice.name
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT) if in_main else None
     installed = False
