@@ -104,6 +104,8 @@ def _client_line(result: dict, client: dict) -> str:
     workers = result.get("workers") or 1
     if workers > 1:
         parts.append(f"{workers} worker processes")
+    if client.get("event_loop"):
+        parts.append(client["event_loop"])
     lag = client.get("loop_lag_p99_ms")
     parts.append(f"loop lag p99 {_ms(lag)} ms" if lag is not None else "loop lag -")
     share = client.get("cpu_share")
