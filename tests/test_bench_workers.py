@@ -136,3 +136,11 @@ def test_verdict_names_each_reason():
     v = client_verdict([calm])
     assert v["bottleneck"] is False and v["reason"] is None and "per_worker" not in v
     assert client_verdict([])["loop_lag_p99_ms"] is None  # aborted before measuring
+
+
+def test_a_result_larger_than_the_socket_buffer_arrives_whole(srv):
+    # 300 streams x 199 inter-token gaps: ~240 kB of samples from each worker
+    d = run_benchmark(BenchmarkSettings(endpoint=srv.url("/sse?ttft_ms=0&itl_ms=0&tokens=200&run=big"), stream=True,
+                                        requests=300, concurrency=8, workers=2)).to_dict()
+    assert d["completed"] == 300 and d["errors"] == {}
+    assert d["tokens"]["completion"] == 300 * 200

@@ -274,6 +274,10 @@ def _worker_main(fd: int) -> int:
 
     def send(message) -> None:
         try:
+            # uvloop's add_reader turns the descriptor non-blocking under the socket
+            # object's feet: without this a result larger than the socket buffer
+            # is cut short (BlockingIOError after a partial write)
+            sock.setblocking(True)
             sock.sendall(_frame(message))
         except OSError:
             run.abort()  # the parent is gone
