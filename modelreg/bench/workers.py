@@ -41,6 +41,7 @@ from modelreg import clock
 from modelreg.bench.runner import BenchmarkResult, LoadShare, ProgressCallback, _Run, drive
 from modelreg.bench.settings import BenchmarkSettings
 from modelreg.bench.transport import now
+from modelreg.errors import ModelregError
 
 # the workers start this long after the last one is ready (time to hear "go")
 START_LEAD_S = 0.05
@@ -58,8 +59,8 @@ def _frame(message) -> bytes:
     return _HEADER.pack(len(data)) + data
 
 
-class WorkerFailed(RuntimeError):
-    pass
+class WorkerFailed(ModelregError):
+    """A worker process could not run its share (it failed, died, or did not start in time): exit 1, one line."""
 
 
 class _Channel:
@@ -196,13 +197,8 @@ def _collect(channels: list[_Channel], selector: selectors.BaseSelector, stop: t
                     raise WorkerFailed(f"benchmark worker {chan.index} failed: {message[1]}")
             if chan.closed:
                 selector.unregister(chan.sock)
-        for c in pending:
-            if c.result is None and not c.closed and c.proc.poll() is not None:
-                c.closed = True  # died without a word
-                try:
-                    selector.unregister(c.sock)
-                except (KeyError, ValueError):
-                    pass
+        # A worker that ends, however, closes its end: everything it sent is read before
+        # that end-of-file, so a channel closed without a result is a worker that died.
         dead = [c for c in channels if c.closed and c.result is None]
         if dead and not stop.is_set():
             c = dead[0]
@@ -210,7 +206,11 @@ def _collect(channels: list[_Channel], selector: selectors.BaseSelector, stop: t
             for other in channels:
                 if not other.closed and other.result is None:
                     other.send(("stop",))
-            raise WorkerFailed(f"benchmark worker {c.index} exited (status {c.proc.poll()}) without a result")
+            try:
+                status = c.proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                status = None
+            raise WorkerFailed(f"benchmark worker {c.index} ended without a result (exit status {status})")
         if not went and not stop.is_set() and all(c.ready for c in channels):
             t0 = now() + START_LEAD_S
             for c in channels:
