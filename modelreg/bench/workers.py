@@ -38,7 +38,7 @@ import threading
 
 import modelreg
 from modelreg import clock
-from modelreg.bench.runner import BenchmarkResult, LoadShare, ProgressCallback, _Run, drive
+from modelreg.bench.runner import BenchmarkResult, LoadShare, ProgressCallback, _Run, drive, sleep_until
 from modelreg.bench.settings import BenchmarkSettings
 from modelreg.bench.transport import now
 from modelreg.errors import ModelregError
@@ -315,9 +315,7 @@ def _worker_main(fd: int) -> int:
         t0 = await go
         if t0 is None:
             return now()
-        wait = t0 - now()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        await sleep_until(t0)
         return t0
 
     try:
