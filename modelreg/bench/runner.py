@@ -230,14 +230,12 @@ class _Run:
         self.t0 = 0.0
         self.arrival_clock: Callable[[], float] | None = None
         self.event_loop = "asyncio"
-        if settings.rate is None:
-            self.total = None if settings.total_requests is None else share.part(settings.total_requests)
-        else:
-            total = settings.total_requests
-            if total is None:
-                total = max(1, int(math.floor(settings.duration_s * settings.rate + 1e-9)))
-            self.schedule_size = total  # of the whole schedule; this process sends every count-th request
-            self.total = len(range(share.index, total, share.count))
+        # closed loop: this process's share of --requests (None: run for --duration)
+        self.total = None if settings.total_requests is None else share.part(settings.total_requests)
+        # open loop: the whole schedule's length; this process sends every count-th request of it
+        self.schedule_size = settings.total_requests
+        if settings.rate is not None and self.schedule_size is None:
+            self.schedule_size = max(1, int(math.floor(settings.duration_s * settings.rate + 1e-9)))
 
     # -- control -----------------------------------------------------------------------
     def abort(self) -> None:
