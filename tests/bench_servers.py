@@ -27,7 +27,8 @@ Behaviour is chosen by path and query string:
     /endless_line               SSE headers, then one "data: xxxx..." line that never ends
     /endless_events             SSE headers, then tiny events forever, never [DONE]
     /gzip_bomb?mb=1024          ~1 MB of gzip that inflates to that many MiB of zeros
-    GET /_log?reset=1           the endpoint's own timing log (see below) as JSON
+    GET /_log?reset=1&skip=N    the endpoint's own timing log (see below) as JSON;
+                                reset clears it, skip leaves the next N streams out
 
 The endpoint's own timing log: for every /sse stream the server records the
 time from having read the request to writing the first content token (ttft)
@@ -154,6 +155,7 @@ class _HTTPProtocol(asyncio.Protocol):
         body = json.dumps(self.server.log).encode()
         if q.get("reset", ["0"])[-1] == "1":
             self.server.reset_log()
+            self.server.log_skip = int(q.get("skip", ["0"])[-1])
         self._send(_response(200, body))
 
     def _dispatch(self, target: str):
@@ -262,7 +264,6 @@ class _HTTPProtocol(asyncio.Protocol):
         cut_after = int(q["cut_after"]) if "cut_after" in q else None
         t = self.transport
         t_req = self.t_req
-        log = self.server.log
         writes: list[float] = []
         t.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
@@ -306,8 +307,11 @@ class _HTTPProtocol(asyncio.Protocol):
             writes.append(time.perf_counter())
             if comments and i == 0:
                 chunk(b": comment between tokens\n\n")
-        if writes and not self.closed:
+        if writes and not self.closed and self.server.log_skip > 0:
+            self.server.log_skip -= 1  # a warmup stream of the run to come
+        elif writes and not self.closed:
             # the endpoint's own log: what it did, to compare the client's figures with
+            log = self.server.log
             log["ttft_ms"].append((writes[0] - t_req) * 1000.0)
             log["itl_ms"].extend((b - a) * 1000.0 for a, b in zip(writes, writes[1:]))
         tail = b""
@@ -360,9 +364,12 @@ def gzip_bomb(mib: int) -> bytes:
     return _BOMBS[mib]
 
 
-def fetch_log(base_url: str, reset: bool = True) -> dict:
-    """The endpoint's own timing log ({ttft_ms, itl_ms, latency_ms} lists), cleared after reading by default."""
-    with urllib.request.urlopen(f"{base_url}/_log?reset={int(reset)}", timeout=10) as resp:
+def fetch_log(base_url: str, reset: bool = True, skip: int = 0) -> dict:
+    """The endpoint's own timing log ({ttft_ms, itl_ms, latency_ms} lists), cleared after reading by default.
+
+    ``skip``: after the reset, leave the next that many streams out (the warmup of the run to come).
+    """
+    with urllib.request.urlopen(f"{base_url}/_log?reset={int(reset)}&skip={skip}", timeout=10) as resp:
         return json.loads(resp.read())
 
 
@@ -375,6 +382,7 @@ class _ServerState:
         self.last_body = b""
         self.counters: dict[str, int] = {}
         self.log: dict[str, list[float]] = {}
+        self.log_skip = 0  # streams to leave out of the log (a run's warmup)
         self.reset_log()
 
     def reset_log(self):
@@ -429,8 +437,8 @@ class ServerThread:
     def url(self, path: str) -> str:
         return f"http://{self.host}:{self.port}{path}"
 
-    def timing_log(self, reset: bool = True) -> dict:
-        return fetch_log(self.url(""), reset)
+    def timing_log(self, reset: bool = True, skip: int = 0) -> dict:
+        return fetch_log(self.url(""), reset, skip)
 
     def stop(self):
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -464,8 +472,8 @@ class ServerProcess:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def timing_log(self, reset: bool = True) -> dict:
-        return fetch_log(self.url(""), reset)
+    def timing_log(self, reset: bool = True, skip: int = 0) -> dict:
+        return fetch_log(self.url(""), reset, skip)
 
     def stop(self):
         if self.proc is not None:
