@@ -20,10 +20,11 @@ late) is measured by the client health monitor instead of hidden.
 Bounded reading (issue 12): one plain response body is read up to
 ``max_body`` bytes after decoding, and one server-sent event up to
 ``max_body`` bytes; past that the request fails as ``body_too_large`` and the
-connection is dropped. aiohttp's own decompression is switched off: its
-bounds depend on the aiohttp version (3.9 inflates a whole chunk at once, so a
-1 MB gzip bomb becomes 1 GiB in one call), so gzip and deflate are inflated
-here with a zlib decompressobj that never produces more than the room left.
+connection is dropped. aiohttp's own decompression is switched off: whether
+it bounds one inflate step depends on the release (3.14 does; older ones the
+project still accepts, aiohttp>=3.9, inflate each received chunk whole), so
+gzip and deflate are inflated here with a zlib decompressobj that never
+produces more than the room left.
 """
 
 from __future__ import annotations
