@@ -12,13 +12,28 @@ from modelreg.errors import InvalidInput
 
 ENDPOINT_KINDS = ("openai-chat", "json")
 DEFAULT_REQUESTS = 100
+# The most bytes held for one response: a plain body after decoding, or one
+# event of a stream. Chat completions are kilobytes; 4 MiB leaves room for
+# long answers with logprobs while bounding memory at concurrency x 4 MiB.
+DEFAULT_MAX_BODY = 4 * 1024 * 1024
+MAX_WORKERS = 64
 _SECRET_WORDS = ("authorization", "key", "token", "secret", "password", "cookie")
 REDACTED = "***"
+# Header values stored with a run; any other header is stored by name only
+# (a custom header is as likely to carry a credential as to not).
+RECORDED_HEADER_VALUES = frozenset({"accept", "accept-encoding", "accept-language", "content-type"})
 
 
 def is_secret_header(name: str) -> bool:
     low = name.lower()
     return any(word in low for word in _SECRET_WORDS)
+
+
+def recorded_header_value(name: str, value: str) -> str | None:
+    """The value stored for a -H header: only for a few plain headers, else None (the name alone is kept)."""
+    if name.lower() in RECORDED_HEADER_VALUES and not is_secret_header(name):
+        return value
+    return None
 
 
 def _is_secret_param(name: str) -> bool:
@@ -55,6 +70,8 @@ class BenchmarkSettings:
     api_key: str | None = field(default=None, repr=False)
     stream: bool = False
     max_error_rate: float = 0.01
+    workers: int = 1
+    max_body: int = DEFAULT_MAX_BODY
 
     def __repr__(self) -> str:  # no key, no secret header values
         rec = self.to_record()
@@ -99,6 +116,15 @@ class BenchmarkSettings:
             raise InvalidInput(f"--timeout must be a number of seconds > 0, got {self.timeout_s!r}")
         if not (_is_num(self.max_error_rate) and 0 <= self.max_error_rate <= 1):
             raise InvalidInput(f"--max-error-rate must be between 0 and 1, got {self.max_error_rate!r}")
+        if not _is_int(self.workers) or not 1 <= self.workers <= MAX_WORKERS:
+            raise InvalidInput(f"--workers must be a whole number from 1 to {MAX_WORKERS}, got {self.workers!r}")
+        if self.rate is None and _is_int(self.concurrency) and self.workers > self.concurrency:
+            raise InvalidInput(
+                f"--workers {self.workers} > --concurrency {self.concurrency}: "
+                "each worker process needs a request in flight"
+            )
+        if not _is_int(self.max_body) or not 1024 <= self.max_body <= 1 << 30:
+            raise InvalidInput(f"--max-body must be a whole number of bytes from 1024 to 1 GiB, got {self.max_body!r}")
         if self.payload is not None and not isinstance(self.payload, (bytes, bytearray)):
             raise InvalidInput("benchmark payload must be bytes")
         for item in self.headers:
@@ -134,7 +160,12 @@ class BenchmarkSettings:
             out["Accept"] = "text/event-stream"
         else:
             out["Accept"] = "application/json"
+        # what the transport can inflate within max_body (aiohttp would also offer br/zstd when installed)
+        out["Accept-Encoding"] = "gzip, deflate"
         for name, value in self.headers:
+            # header names are case-insensitive: -H 'accept: x' replaces Accept, it does not add a second one
+            for default in [k for k in out if k.lower() == name.lower()]:
+                del out[default]
             out[name] = value
         if self.api_key:
             out["Authorization"] = f"Bearer {self.api_key}"
@@ -154,10 +185,12 @@ class BenchmarkSettings:
             "timeout_s": self.timeout_s,
             "payload_bytes": len(body),
             "payload_default": self.payload is None,
-            "headers": [[n, REDACTED if is_secret_header(n) else v] for n, v in self.headers],
+            "headers": [[n, recorded_header_value(n, v)] for n, v in self.headers],
             "api_key_set": bool(self.api_key),
             "stream": self.stream,
             "max_error_rate": self.max_error_rate,
+            "workers": self.workers,
+            "max_body": self.max_body,
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from typing import Sequence
 
 
@@ -44,31 +45,58 @@ def lag_summary(values_ms: Sequence[float]) -> dict | None:
     return {"p50": round(percentile(s, 50), 3), "p99": round(percentile(s, 99), 3), "max": round(s[-1], 3)}
 
 
-def histogram(values_ms: Sequence[float], buckets: int = 20) -> list[dict]:
-    """Buckets [{lo_ms, hi_ms, count}] covering min..max.
+HISTOGRAM_ROWS = 12
+_FINEST_BUCKETS = 768  # halved until the histogram fits in HISTOGRAM_ROWS rows
 
-    Linear buckets when the spread is small; log-spaced when max/min is large,
-    so a long tail (a stall) does not squash the body into one bar.
+
+def histogram(values_ms: Sequence[float], max_rows: int = HISTOGRAM_ROWS) -> list[dict]:
+    """The latency histogram: at most ``max_rows`` buckets ``{lo_ms, hi_ms, count}``.
+
+    Contiguous buckets from min to max, counts adding up to the sample count.
+    They are equal-width, log-spaced when max/min > 2 (so a long tail does not
+    squash the body into one bar), at the finest of 768, 384, ... 12 buckets that
+    fits in ``max_rows`` once each run of empty buckets is merged into a single
+    row with count 0 (a gap: the terminal draws it as one "..." line).
     """
-    if not values_ms:
+    if not len(values_ms):
         return []
     lo, hi = min(values_ms), max(values_ms)
     if hi <= lo:
         return [{"lo_ms": round(lo, 3), "hi_ms": round(hi, 3), "count": len(values_ms)}]
-    use_log = lo > 0 and hi / lo > 20
-    if use_log:
-        llo, lhi = math.log(lo), math.log(hi)
-        edges = [math.exp(llo + (lhi - llo) * i / buckets) for i in range(buckets + 1)]
-    else:
-        edges = [lo + (hi - lo) * i / buckets for i in range(buckets + 1)]
-    edges[0], edges[-1] = lo, hi
-    counts = [0] * buckets
-    for v in values_ms:
-        if use_log:
-            i = int((math.log(v) - llo) / (lhi - llo) * buckets) if v > lo else 0
-        else:
-            i = int((v - lo) / (hi - lo) * buckets)
-        counts[min(max(i, 0), buckets - 1)] += 1
-    return [
-        {"lo_ms": round(edges[i], 3), "hi_ms": round(edges[i + 1], 3), "count": counts[i]} for i in range(buckets)
-    ]
+    use_log = lo > 0 and hi / lo > 2
+    base, span = (math.log(lo), math.log(hi) - math.log(lo)) if use_log else (lo, hi - lo)
+
+    def edge_at(i: int, buckets: int) -> float:
+        if i <= 0:
+            return lo
+        if i >= buckets:
+            return hi
+        return math.exp(base + span * i / buckets) if use_log else base + span * i / buckets
+
+    # counts of the finest buckets by bisecting the sorted samples at their edges
+    # (a million samples take a sort, not a million logarithms)
+    ordered = sorted(values_ms)
+    cuts = [0] + [bisect_left(ordered, edge_at(i, _FINEST_BUCKETS)) for i in range(1, _FINEST_BUCKETS)] + [len(ordered)]
+    fine_counts = {i: cuts[i + 1] - cuts[i] for i in range(_FINEST_BUCKETS) if cuts[i + 1] > cuts[i]}
+    buckets = _FINEST_BUCKETS
+    shift = 0
+    while True:
+        counts: dict[int, int] = {}
+        for i, c in fine_counts.items():
+            counts[i >> shift] = counts.get(i >> shift, 0) + c
+        occupied = sorted(counts)
+        gaps = sum(1 for a, b in zip(occupied, occupied[1:]) if b > a + 1)
+        if len(occupied) + gaps <= max_rows or buckets <= max_rows:
+            break
+        buckets //= 2
+        shift += 1
+
+    def edge(i: int) -> float:
+        return edge_at(i, buckets)
+
+    rows = []
+    for n, i in enumerate(occupied):
+        if n and i > occupied[n - 1] + 1:
+            rows.append({"lo_ms": round(edge(occupied[n - 1] + 1), 3), "hi_ms": round(edge(i), 3), "count": 0})
+        rows.append({"lo_ms": round(edge(i), 3), "hi_ms": round(edge(i + 1), 3), "count": counts[i]})
+    return rows

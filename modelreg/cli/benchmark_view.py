@@ -2,9 +2,11 @@
 
 ``render_benchmark(result, console)`` takes ``BenchmarkResult.to_dict()`` plus
 ``run_id`` and ``slo`` and prints plain, colour-free-readable tables: counts
-and errors, latency (and TTFT / ITL for streams), a latency histogram drawn
-with Unicode bars (ASCII '#' when the console cannot encode them), and the SLO
-verdict check by check.
+and errors, the client's own health (and a warning when the client, not the
+endpoint, limited the run), latency (and TTFT / ITL for streams), a latency
+histogram drawn with Unicode bars (ASCII '#' when the console cannot encode
+them) with the rows where p50 / p95 / p99 fall marked, and the SLO verdict
+check by check.
 
 ``make_progress(console)`` returns a context manager whose value is an
 ``on_progress(completed, total)`` callback drawing a rich progress bar on that
@@ -13,6 +15,7 @@ verdict check by check.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -20,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+_REDRAW_INTERVAL_S = 0.25
 _STAT_KEYS = ("min", "avg", "p50", "p90", "p95", "p99", "max")
 _CHECK_LABELS = {"avg_latency_ms": "avg latency", "p95_latency_ms": "p95 latency", "error_rate": "error rate"}
 
@@ -76,15 +80,40 @@ def _summary_table(result: dict) -> Table:
         t.add_row("achieved rate", f"{_num(result.get('achieved_rate_rps'))} req/s")
         lag = result.get("send_lag_ms") or {}
         if lag:
-            t.add_row("send lag", f"p50 {_ms(lag.get('p50'))} ms, p99 {_ms(lag.get('p99'))} ms, max {_ms(lag.get('max'))} ms")
+            t.add_row("send lag",
+                      f"p50 {_ms(lag.get('p50'))} ms, p99 {_ms(lag.get('p99'))} ms, max {_ms(lag.get('max'))} ms")
         if result.get("schedule_kept") is False:
             t.add_row("WARNING", "the client could not keep the schedule: figures include client delay")
+    client = result.get("client") or {}
+    if client:
+        t.add_row("client", _client_line(result, client))
+        if client.get("bottleneck"):
+            t.add_row("WARNING", f"the client limited this run ({client.get('reason')}): "
+                                 "figures include client delay, not only the endpoint's")
     tokens = result.get("tokens")
     if tokens:
-        t.add_row("tokens", f"prompt {tokens['prompt']:,}, completion {tokens['completion']:,}, total {tokens['total']:,}")
+        t.add_row("tokens",
+                  f"prompt {tokens['prompt']:,}, completion {tokens['completion']:,}, total {tokens['total']:,}")
     if result.get("aborted"):
         t.add_row("ABORTED", "interrupted: partial figures")
     return t
+
+
+def _client_line(result: dict, client: dict) -> str:
+    parts = []
+    workers = result.get("workers") or 1
+    if workers > 1:
+        parts.append(f"{workers} worker processes")
+    if client.get("event_loop"):
+        parts.append(client["event_loop"])
+    lag = client.get("loop_lag_p99_ms")
+    parts.append(f"loop lag p99 {_ms(lag)} ms" if lag is not None else "loop lag -")
+    share = client.get("cpu_share")
+    if share is not None:
+        parts.append(f"CPU {share * 100:.0f}%" + (" (busiest worker)" if workers > 1 else ""))
+    if client.get("gc_collections"):
+        parts.append(f"GC {client['gc_collections']:,}x, longest {_ms(client.get('gc_pause_max_ms'))} ms")
+    return ", ".join(parts)
 
 
 def _latency_table(result: dict) -> Table:
@@ -103,6 +132,20 @@ def _latency_table(result: dict) -> Table:
     return t
 
 
+def _marks(buckets: list[dict], latency: dict) -> dict[int, list[str]]:
+    """Row index -> the percentiles (p50, p95, p99) that fall in that row."""
+    out: dict[int, list[str]] = {}
+    for name in ("p50", "p95", "p99"):
+        value = latency.get(name)
+        if value is None:
+            continue
+        for i, b in enumerate(buckets):
+            if b["count"] and b["lo_ms"] <= value <= b["hi_ms"]:
+                out.setdefault(i, []).append(name)
+                break
+    return out
+
+
 def _histogram_text(result: dict, unicode: bool, width: int = 40) -> Text | None:
     buckets = result.get("histogram") or []
     if not buckets:
@@ -110,25 +153,34 @@ def _histogram_text(result: dict, unicode: bool, width: int = 40) -> Text | None
     peak = max(b["count"] for b in buckets) or 1
     total = sum(b["count"] for b in buckets) or 1
     full, parts = ("█", " ▏▎▍▌▋▊▉") if unicode else ("#", "")
+    gap, arrow = ("⋮", "◀") if unicode else (":", "<-")
+    marks = _marks(buckets, result.get("latency_ms") or {})
     lo_w = max(len(_ms(b["lo_ms"])) for b in buckets)
     hi_w = max(len(_ms(b["hi_ms"])) for b in buckets)
     cnt_w = max(len(f"{b['count']:,}") for b in buckets)
     out = Text("Latency histogram (ms)\n", style="bold")
-    for b in buckets:
+    for i, b in enumerate(buckets):
+        if not b["count"]:
+            # a run of empty buckets, merged into one row by stats.histogram
+            out.append(f"{gap:>{lo_w}}   {'':>{hi_w}} |\n", style="dim")
+            continue
         cells = b["count"] / peak * width
         bar = full * int(cells)
-        if parts and b["count"]:
+        if parts:
             frac = int((cells - int(cells)) * 8)
             if frac:
                 bar += parts[frac]
             elif not bar:
                 bar = parts[1]
-        elif b["count"] and not bar:
+        elif not bar:
             bar = "."  # ASCII: something, however few
         label = f"{_ms(b['lo_ms']):>{lo_w}} - {_ms(b['hi_ms']):>{hi_w}} | "
         out.append(label)
         out.append(f"{bar:<{width + 1}}", style="cyan")
-        out.append(f" {b['count']:>{cnt_w},} ({b['count'] / total * 100:5.1f}%)\n")
+        out.append(f" {b['count']:>{cnt_w},} ({b['count'] / total * 100:5.1f}%)")
+        if i in marks:
+            out.append(f"  {arrow} {' '.join(marks[i])}", style="bold")
+        out.append("\n")
     return out
 
 
@@ -178,6 +230,10 @@ def make_progress(console: Console, description: str = "benchmark") -> Iterator[
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    # No refresh thread: it would take the GIL from the measuring event loop at
+    # moments of its choosing (issue 15). The run calls back at most every 0.1 s,
+    # from between requests; redrawing there (< 1 ms, at most 4 times a second)
+    # is a cost the loop-lag figure sees.
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -186,12 +242,17 @@ def make_progress(console: Console, description: str = "benchmark") -> Iterator[
         TimeElapsedColumn(),
         console=console,
         transient=True,
-        refresh_per_second=10,
+        auto_refresh=False,
     )
     task = progress.add_task(description, total=None)
+    last = [0.0]
 
     def update(completed: int, total: int | None) -> None:
         progress.update(task, completed=completed, total=total)
+        moment = time.monotonic()
+        if moment - last[0] >= _REDRAW_INTERVAL_S or (total is not None and completed >= total):
+            last[0] = moment
+            progress.refresh()
 
     with progress:
         yield update

@@ -111,7 +111,7 @@ async def cand_aiohttp(url, conns, seconds):
 
 
 async def cand_modelreg(url, conns, seconds):
-    # the engine as shipped (aiohttp on uvloop, per-request parsing and bookkeeping)
+    # the engine as shipped (aiohttp on the stdlib loop, wire stamps, per-request parsing and bookkeeping)
     from modelreg.bench import BenchmarkSettings, run_benchmark
 
     s = BenchmarkSettings(endpoint=url, duration_s=seconds, concurrency=conns, warmup=conns)
