@@ -461,17 +461,3 @@ def drive(run: _Run, gate: StartGate | None = None, *, handle_sigint: bool = Tru
         finally:
             loop.close()
     return run.result
-
-
-def run_benchmark(settings: BenchmarkSettings, on_progress: ProgressCallback | None = None) -> BenchmarkResult:
-    """Run the benchmark described by ``settings`` and return what was measured.
-
-    Blocks until done. Ctrl-C returns the partial result with ``aborted=True``.
-    Raises InvalidInput on invalid settings.
-    """
-    settings.validate()
-    if settings.workers > 1:
-        from modelreg.bench.workers import run_in_workers
-
-        return run_in_workers(settings, on_progress)
-    return drive(_Run(settings, on_progress))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from modelreg.errors import InvalidInput
+from modelreg.manifest import endpoint_identity
 
 ENDPOINT_KINDS = ("openai-chat", "json")
 DEFAULT_REQUESTS = 100
@@ -34,11 +34,6 @@ def recorded_header_value(name: str, value: str) -> str | None:
     if name.lower() in RECORDED_HEADER_VALUES and not is_secret_header(name):
         return value
     return None
-
-
-def _is_secret_param(name: str) -> bool:
-    """Query parameters such as api-key=, access_token=, sig= (but not max_tokens=)."""
-    return re.search(r"(key|token|secret|password|passwd|sig|signature|auth)$", name.lower()) is not None
 
 
 def default_payload(endpoint_kind: str, stream: bool) -> bytes:
@@ -195,25 +190,8 @@ class BenchmarkSettings:
 
 
 def _strip_userinfo(url: str) -> str:
-    """Drop user:password@ and secret query values (api-key=...) from a URL to show or store it."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.query:
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        if any(_is_secret_param(k) for k, _ in pairs):
-            redacted = [(k, REDACTED if _is_secret_param(k) else v) for k, v in pairs]
-            parts = parts._replace(query=urlencode(redacted, safe="*"))
-    if parts.username is None and parts.password is None:
-        return parts.geturl()
-    netloc = parts.hostname or ""
-    try:
-        if parts.port:
-            netloc += f":{parts.port}"
-    except ValueError:
-        pass
-    return parts._replace(netloc=netloc).geturl()
+    """A URL as it may be shown or stored: no user:password@, secret query values as ***."""
+    return endpoint_identity(url)
 
 
 def _is_int(v) -> bool:

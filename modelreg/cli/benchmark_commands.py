@@ -13,7 +13,8 @@ from modelreg.cli.output import Output, err, message, out as stdout_console, out
 
 BENCHMARK_FIELDS = ("run_id", "endpoint", "mode", "requests", "completed", "errors", "error_rate", "duration_s",
                     "throughput_rps", "latency_ms", "ttft_ms", "itl_ms", "slo", "aborted", "histogram", "tokens",
-                    "counts_for_gate")
+                    "counts_for_gate", "client", "workers", "achieved_rate_rps", "concurrency", "rate",
+                    "schedule_kept", "send_lag_ms", "started_at", "stream")
 PAYLOAD_LIMIT = 16 * 1024 * 1024
 
 
@@ -45,6 +46,8 @@ def benchmark(
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Read a bearer token from this environment variable.", metavar="NAME"),
     stream: bool = typer.Option(False, "--stream", help="OpenAI-compatible SSE: time to first token and inter-token latency."),
     max_error_rate: Optional[float] = typer.Option(None, "--max-error-rate", help="Highest error rate that passes (default: policy, 0.01)."),
+    workers: int = typer.Option(1, "--workers", help="Processes generating the load, for endpoints faster than one process can drive; samples are merged exactly.", metavar="N"),
+    max_body: int = typer.Option(4 * 1024 * 1024, "--max-body", help="Most bytes read for one response (a body after decoding, or one stream event); more counts as the error body_too_large.", metavar="BYTES"),
     no_record: bool = typer.Option(False, "--no-record", help="Measure only; record nothing."),
     out: Output = Output(),
 ) -> None:
@@ -70,7 +73,8 @@ def benchmark(
             report = reg.benchmark(target, endpoint=endpoint, record=not no_record, on_progress=progress,
                                    requests=requests, duration_s=duration, concurrency=concurrency, rate=rate,
                                    warmup=warmup, timeout_s=timeout, payload=body, headers=_headers(header),
-                                   api_key=api_key, stream=stream, max_error_rate=max_error_rate)
+                                   api_key=api_key, stream=stream, max_error_rate=max_error_rate, workers=workers,
+                                   max_body=max_body)
     if out.is_json:
         out.json(report)
     else:
