@@ -6,7 +6,8 @@ Each function takes an open session and returns the stable JSON shapes of
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from modelreg import clock
 from modelreg.errors import InvalidInput
@@ -43,7 +44,7 @@ def filters(*, provider: str | None = None, capabilities: Iterable[str] = (), st
 
     return {
         "provider": slug("--provider", provider),
-        "capabilities": sorted({slug("--capability", c) for c in capabilities}),  # type: ignore[type-var]
+        "capabilities": sorted({str(slug("--capability", c)) for c in capabilities}),
         "domain": slug("--domain", domain), "residency": slug("--residency", residency),
         "model": model, "max_p95": max_p95, "max_cost": max_cost,
         "statuses": statuses if statuses is not None else status_filter(status=status, stage=stage,

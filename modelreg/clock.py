@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from modelreg.errors import InvalidInput
 
@@ -19,8 +19,8 @@ def parse_instant(text: str, *, what: str = "time") -> datetime:
     except ValueError:
         raise InvalidInput(f"invalid {what} {text!r}: expected ISO 8601, e.g. 2026-03-01 or 2026-03-01T12:00:00Z") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def rehearsal() -> str | None:
@@ -39,7 +39,7 @@ def now() -> datetime:
     override = rehearsal()
     if override:
         return parse_instant(override, what="MODELREG_NOW")
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def today() -> date:
@@ -50,7 +50,7 @@ def stamp(moment: datetime) -> str:
     """The schema's fixed-width UTC text (2026-11-27T05:28:46.000000Z): sorts as
     text and hashes identically on both backends."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -58,5 +58,5 @@ def isoformat(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 
+USAGE = {"prompt_tokens": 8, "completion_tokens": 6, "total_tokens": 14}
 COMPLETION = {"id": "demo-1", "object": "chat.completion", "model": "demo",
               "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the demo endpoint."},
                            "finish_reason": "stop"}],
-              "usage": {"prompt_tokens": 8, "completion_tokens": 6, "total_tokens": 14}}
+              "usage": USAGE}
 TOKENS = ["Hello", " from", " the", " demo", " endpoint", "."]
 
 
 def _chunk(delta: dict, usage: dict | None = None) -> bytes:
-    doc = {"id": "demo-1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta}]}
+    doc: dict = {"id": "demo-1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta}]}
     if usage:
         doc["usage"], doc["choices"] = usage, []
     return f"data: {json.dumps(doc)}\n\n".encode()
@@ -47,12 +48,12 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, de
                 await writer.drain()
                 continue
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-            parts = [_chunk({"role": "assistant"})]
+            parts: list[bytes | None] = [_chunk({"role": "assistant"})]
             for i, token in enumerate(TOKENS):
                 parts.append(_chunk({"content": token}))
                 if i < len(TOKENS) - 1:
                     parts.append(None)  # pause marker
-            parts += [_chunk({}, COMPLETION["usage"]), b"data: [DONE]\n\n"]
+            parts += [_chunk({}, USAGE), b"data: [DONE]\n\n"]
             for part in parts:
                 if part is None:
                     await asyncio.sleep(token_gap)

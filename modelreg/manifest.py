@@ -10,9 +10,10 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from modelreg.errors import InvalidInput
@@ -137,7 +138,7 @@ def check_endpoint(where: str, value: Any) -> str:
         raise InvalidInput(f"{where}: expected an http(s) URL, got {_show(value)}")
     try:
         parts = urlsplit(value)
-        parts.port  # raises on a bad port
+        _ = parts.port  # raises on a bad port
     except ValueError:
         raise InvalidInput(f"{where}: expected an http(s) URL, got {_show(value)}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):

@@ -71,7 +71,7 @@ class Policy:
         return json.dumps(self.to_document(), sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_document(cls, doc: Any, where: str = "policy") -> "Policy":
+    def from_document(cls, doc: Any, where: str = "policy") -> Policy:
         if not isinstance(doc, dict):
             raise InvalidInput(f"{where}: expected a table with [policy] and [alerts]")
         unknown = sorted(set(doc) - {"policy", "alerts"})
@@ -95,7 +95,7 @@ class Policy:
             values["webhooks"] = parse_webhooks(alerts["webhooks"], where=f"{where}: alerts.webhooks")
         return cls(**values)
 
-    def with_setting(self, key: str, text: str) -> "Policy":
+    def with_setting(self, key: str, text: str) -> Policy:
         """`policy set KEY VALUE`: this policy with one key changed (from text)."""
         name = key.removeprefix("policy.").removeprefix("alerts.")
         if name not in SETTABLE or (key.startswith("alerts.") and name != "error_rate_threshold"):
@@ -103,7 +103,7 @@ class Policy:
                                "webhooks: `modelreg policy apply FILE`)")
         return replace(self, **{name: _check(f"policy {key}", name, _from_text(name, text))})
 
-    def changes_from(self, other: "Policy") -> tuple[dict[str, Any], dict[str, Any]]:
+    def changes_from(self, other: Policy) -> tuple[dict[str, Any], dict[str, Any]]:
         """(before, after) of the keys that differ, for the audit trail."""
         before, after = {}, {}
         for name in SETTABLE + ("webhooks",):

@@ -8,7 +8,8 @@ CLI and the HTTP server are thin layers over this class.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from modelreg import catalog, routing
 from modelreg.config import Config, load_config
@@ -30,7 +31,7 @@ class Registry:
 
     @classmethod
     def open(cls, url: str | None = None, *, config: Config | None = None, actor: str | None = None,
-             config_path: str | None = None) -> "Registry":
+             config_path: str | None = None) -> Registry:
         """Open the registry with the CLI's precedence (flag > env > config file > default).
         The default database is created on the first write; any other path must exist."""
         cfg = config or load_config(db=url, actor=actor, config_path=config_path)
@@ -42,7 +43,7 @@ class Registry:
     def close(self) -> None:
         self.db.dispose()
 
-    def __enter__(self) -> "Registry":
+    def __enter__(self) -> Registry:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -184,7 +185,7 @@ class Registry:
         rep = parse_target(replacement) if replacement is not None else None
         return self.write(lambda tx: transitions.deprecate(tx, model_id, version, reason=reason,
                                                            notice_days=notice_days, retire_on=retire_on,
-                                                           replacement=rep))  # type: ignore[arg-type]
+                                                           replacement=rep))
 
     def cancel_deprecation(self, target: str) -> dict:
         model_id, version = parse_target(target)

@@ -18,7 +18,8 @@ server -> DatabaseError (7).
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from modelreg import __version__
@@ -65,14 +66,14 @@ class RemoteRegistry:
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     @classmethod
-    def open(cls, config) -> "RemoteRegistry":
+    def open(cls, config) -> RemoteRegistry:
         return cls(config.database_url, config, token=os.environ.get("MODELREG_TOKEN") or None,
                    consumer=os.environ.get("MODELREG_CONSUMER") or None)
 
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "RemoteRegistry":
+    def __enter__(self) -> RemoteRegistry:
         return self
 
     def __exit__(self, *exc) -> None:

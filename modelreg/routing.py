@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,7 @@ def bucket(model_id: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big") % 100
 
 
-def resolve(session, *, model: str | None = None, provider: str | None = None, capabilities: list[str] = (),
+def resolve(session, *, model: str | None = None, provider: str | None = None, capabilities: Sequence[str] = (),
             domain: str | None = None, residency: str | None = None, key: str | None = None,
             prerelease: bool = False) -> Resolution:
     from modelreg.catalog import filters

@@ -33,7 +33,7 @@ class SemVer:
     build: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "SemVer":
+    def parse(cls, text: str) -> SemVer:
         if not isinstance(text, str) or len(text) > MAX_LENGTH:
             raise InvalidInput(f"invalid version {str(text)[:40]!r}: expected Semantic Versioning MAJOR.MINOR.PATCH[-pre][+build], e.g. 3.0.1")
         match = _SEMVER.match(text)
@@ -52,7 +52,7 @@ class SemVer:
         pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease)
         return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
 
-    def __lt__(self, other: "SemVer") -> bool:
+    def __lt__(self, other: SemVer) -> bool:
         return self._key() < other._key()
 
     def __eq__(self, other: object) -> bool:

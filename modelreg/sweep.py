@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-
 from modelreg import clock
 from modelreg.lifecycle import fallbacks, transitions
 from modelreg.lifecycle.status import Status

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 from modelreg.errors import InvalidInput
 from modelreg.manifest import SLUG
 from modelreg.semver import SemVer
@@ -11,6 +13,14 @@ def parse_model_id(text: str) -> str:
     if not isinstance(text, str) or not SLUG.match(text):
         raise InvalidInput(f"invalid model id {str(text)[:60]!r}: expected [a-z0-9][a-z0-9._-]{{0,63}}")
     return text
+
+
+@overload
+def parse_target(text: str) -> tuple[str, str]: ...
+@overload
+def parse_target(text: str, *, version_required: Literal[True]) -> tuple[str, str]: ...
+@overload
+def parse_target(text: str, *, version_required: bool) -> tuple[str, str | None]: ...
 
 
 def parse_target(text: str, *, version_required: bool = True) -> tuple[str, str | None]:

@@ -75,7 +75,7 @@ def _response(status: int, body: bytes, ctype: str = "application/json", extra: 
 
 
 class _HTTPProtocol(asyncio.Protocol):
-    def __init__(self, server: "_ServerState"):
+    def __init__(self, server: _ServerState):
         self.server = server
         self.buf = b""
         self.transport: asyncio.Transport | None = None
@@ -425,7 +425,7 @@ class ServerThread:
         srv.close()
         loop.close()
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         self._thread.start()
         self._ready.wait(5)
         return self
@@ -459,7 +459,7 @@ class ServerProcess:
         self.cpu = cpu
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         cmd = [sys.executable, os.path.abspath(__file__), "--port", str(self.port)]
         if self.cpu is not None:
             cmd += ["--cpu", str(self.cpu)]

@@ -84,13 +84,14 @@ def run_command(args: list[str]) -> tuple[int, str, str, float]:
 def _warm_up() -> None:
     """Import everything a command needs before the start line, so the
     processes race on the database, not on imports."""
-    import modelreg.cli  # noqa: F401
-    import modelreg.cli.output  # noqa: F401
-    import modelreg.lifecycle.transitions  # noqa: F401
-    import modelreg.registry  # noqa: F401
-    import modelreg.routing  # noqa: F401
-    import modelreg.sweep  # noqa: F401
     import rich.console  # noqa: F401
+
+    import modelreg.cli
+    import modelreg.cli.output
+    import modelreg.lifecycle.transitions
+    import modelreg.registry
+    import modelreg.routing
+    import modelreg.sweep  # noqa: F401
     if os.environ.get("MODELREG_DB", "").startswith("postgresql"):
         import psycopg  # noqa: F401
 

@@ -52,7 +52,7 @@ class ServerThread:
         await self._stop.wait()
         await runner.cleanup()
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         self._thread.start()
         self._ready.wait(30)
         if self._error is not None:
@@ -211,7 +211,8 @@ class PgOutage:
     def __init__(self, url: str):
         self.url = url
         self.name = url.rpartition("/")[2]
-        self.admin_url = url.rpartition("/")[0] + "/postgres"
+        from conftest import user_url
+        self.admin_url = user_url(url, "postgres").rpartition("/")[0] + "/postgres"  # the superuser
 
     def begin(self) -> None:
         with _pg(self.admin_url) as conn:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from conftest import approve, pass_all_checks, run_cli
 
@@ -17,7 +17,7 @@ except ImportError:  # tests/ is a package
     from tests.webhook_receiver import WebhookReceiver
 
 ADV = "ms-advanced-reasoning@3.0.1"
-T0 = datetime(2026, 3, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 0, tzinfo=UTC)
 SECRET = "s3cret-for-tests-only"
 
 
@@ -156,7 +156,7 @@ def test_a_day_that_regresses_and_drifts_raises_exactly_the_expected_alerts_once
     labels = {"model_id": "ms-advanced-reasoning", "version": "3.0.1"}
     p95 = [v for lab, v in families["modelreg_observed_latency_p95_ms"] if lab == labels]
     assert p95 == [1900.0]
-    assert [v for lab, v in families["modelreg_drift_psi"] if lab == labels][0] > 0.25
+    assert next(v for lab, v in families["modelreg_drift_psi"] if lab == labels) > 0.25
     crit = [v for lab, v in families["modelreg_open_alerts"] if lab == {**labels, "severity": "critical"}]
     assert crit == [2.0]
     assert ({**labels, "status": "APPROVED"}, 1.0) in families["modelreg_version_status"]

@@ -10,25 +10,25 @@ import random
 import re
 import stat
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelreg import version_ranges as advisories
+from modelreg.errors import InvalidInput
 from modelreg.monitoring import drift, prometheus, rules, signing, webhooks
+from modelreg.monitoring.observations import LineError, Observation, parse_observations
 from modelreg.policy import Webhook, parse_webhooks
 from modelreg.textfile import write_atomic
-from modelreg.monitoring.observations import LineError, Observation, parse_observations
-from modelreg.errors import InvalidInput
 
 try:
     from webhook_receiver import WebhookReceiver
 except ImportError:  # tests/ is a package
     from tests.webhook_receiver import WebhookReceiver
 
-T0 = datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 
 def record(**overrides):
@@ -506,7 +506,7 @@ def test_prometheus_render_round_trips():
     assert samples[("modelreg_drift_psi", (("model_id", 'we"ird\\id\nx'), ("version", "2.0.0-rc.1")))] == math.inf
     assert ("modelreg_observed_latency_avg_ms", (("model_id", "m"), ("version", "1.2.0"))) not in samples
     # SemVer order within a model: 1.2.0 before 1.10.0
-    lines = [l for l in text.splitlines() if l.startswith("modelreg_version_status{model_id=\"m\"")]
+    lines = [line for line in text.splitlines() if line.startswith("modelreg_version_status{model_id=\"m\"")]
     assert "1.2.0" in lines[0] and "1.10.0" in lines[1]
 
 

@@ -1,9 +1,8 @@
 """The audit trail detects tampering; configuration precedence and editing."""
 
 import pytest
-from sqlalchemy import text
-
 from conftest import GUIDE_MANIFEST, approve, run_cli, user_url
+from sqlalchemy import text
 
 
 def _tamper(registry, sql):

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
-
 from conftest import GUIDE_MANIFEST, approve, new_registry, run_cli, run_process
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
 
 ADV = "ms-advanced-reasoning@3.0.1"  # APPROVED in the fixture
 STD = "ms-standard"

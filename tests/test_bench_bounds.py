@@ -15,11 +15,11 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_servers import ServerThread  # noqa: E402
+from bench_servers import ServerThread
 
-from modelreg.bench import BenchmarkSettings  # noqa: E402
-from modelreg.bench.transport import BodyTooLarge, SSEParser  # noqa: E402
-from modelreg.errors import InvalidInput  # noqa: E402
+from modelreg.bench import BenchmarkSettings
+from modelreg.bench.transport import BodyTooLarge, SSEParser
+from modelreg.errors import InvalidInput
 
 MiB = 1 << 20
 # Unbounded, each of these runs would hold hundreds of MB to GBs; bounded, a

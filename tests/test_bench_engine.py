@@ -10,15 +10,17 @@ import threading
 import time
 
 import pytest
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_servers import ServerThread, closed_port_url  # noqa: E402
+from bench_servers import ServerThread, closed_port_url
 
-from modelreg.bench import BenchmarkSettings, evaluate_slo, run_benchmark  # noqa: E402
-from modelreg.bench.stats import histogram, percentile, summarize  # noqa: E402
-from modelreg.errors import InvalidInput  # noqa: E402
+from modelreg.bench import BenchmarkSettings, evaluate_slo, run_benchmark
+from modelreg.bench.stats import histogram, percentile, summarize
+from modelreg.errors import InvalidInput
 
 SECRET = "sk-test-DO-NOT-LEAK-1234567890"
 

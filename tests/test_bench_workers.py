@@ -13,13 +13,13 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_servers import ServerThread  # noqa: E402
+from bench_servers import ServerThread
 
-from modelreg.bench import BenchmarkSettings, run_benchmark  # noqa: E402
-from modelreg.bench.health import ProcessHealth, client_verdict  # noqa: E402
-from modelreg.bench.runner import BenchmarkResult, LoadShare  # noqa: E402
-from modelreg.bench.stats import summarize  # noqa: E402
-from modelreg.errors import InvalidInput  # noqa: E402
+from modelreg.bench import BenchmarkSettings, run_benchmark
+from modelreg.bench.health import ProcessHealth, client_verdict
+from modelreg.bench.runner import BenchmarkResult, LoadShare
+from modelreg.bench.stats import summarize
+from modelreg.errors import InvalidInput
 
 CPU_SHARE_SANE = 1.5  # one process (a few threads at most) hardly goes past one core
 

@@ -3,7 +3,6 @@
 import os
 
 import pytest
-
 from bench_servers import ServerThread, closed_port_url
 from conftest import as_actor
 

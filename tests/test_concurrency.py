@@ -9,10 +9,9 @@ import json
 import os
 from collections import Counter
 
-from sqlalchemy import create_engine, text
-
 import load_worker as lw
 from conftest import as_actor, pass_all_checks, pg_user, run_cli
+from sqlalchemy import create_engine, text
 
 SOAK_SECONDS = float(os.environ.get("MODELREG_SOAK_SECONDS", "3"))
 

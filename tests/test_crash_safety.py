@@ -20,9 +20,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from conftest import (
+    _pg_admin,
+    drop_pg_database,
+    new_registry,
+    pass_all_checks,
+    pg_database_url,
+    run_cli,
+    settle_pg,
+    user_url,
+)
 from sqlalchemy import create_engine, text
-
-from conftest import _pg_admin, drop_pg_database, settle_pg, new_registry, pass_all_checks, pg_database_url, run_cli, user_url
 
 KILLS = int(os.environ.get("MODELREG_CRASH_KILLS", "5"))
 BULK = 2000

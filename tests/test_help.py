@@ -1,12 +1,12 @@
 """Help that teaches: every command has help that starts with an example; output selection."""
 
 import pytest
-
 from conftest import GUIDE_MANIFEST, run_cli
 
 
 def _commands():
     import typer
+
     from modelreg.cli import app
 
     root = typer.main.get_command(app)

@@ -1,8 +1,10 @@
 """Gated promotion, controlled rollout, deprecation with notice, the sweep, fallbacks, resolve."""
 
-import pytest
+from datetime import UTC
 
+import pytest
 from conftest import approve, as_actor, pass_all_checks, run_cli
+
 from modelreg.errors import Conflict, NotFound
 
 ADV = "ms-advanced-reasoning@3.0.1"
@@ -84,9 +86,9 @@ def test_approvers_in_the_policy(guide_registry):
 
 
 def test_stale_or_failed_benchmark_blocks(guide_registry, cli):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     pass_all_checks(guide_registry, ADV)
-    later = (datetime.now(timezone.utc) + timedelta(days=8)).isoformat()
+    later = (datetime.now(UTC) + timedelta(days=8)).isoformat()
     r = cli("--actor", "bob", "promote", ADV, env={"MODELREG_NOW": later})
     assert r.exit_code == 5 and "older than 7 days" in r.stderr
     bob = as_actor(guide_registry, "bob")
@@ -162,8 +164,8 @@ def test_sweep_notices_once_and_retires_once(registry, cli):
     _version(registry, "m", "1.0.0")
     approve(registry, "m@1.0.0")
     registry.deprecate("m@1.0.0", reason="old", notice_days=90)
-    day = lambda n: (date.today() + timedelta(days=n)).isoformat()  # noqa: E731
-    sweep = lambda n: cli("deprecate", "--sweep", "--json", env={"MODELREG_NOW": day(n)}).json  # noqa: E731
+    day = lambda n: (date.today() + timedelta(days=n)).isoformat()
+    sweep = lambda n: cli("deprecate", "--sweep", "--json", env={"MODELREG_NOW": day(n)}).json
     assert sweep(10)["notices"] == []
     first = sweep(61)["notices"]
     assert [(n["target"], n["threshold_days"]) for n in first] == [("m@1.0.0", 30)]

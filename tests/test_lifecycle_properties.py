@@ -4,20 +4,20 @@ is ever resolvable, every state change has exactly one audit event, and the
 audit chain verifies."""
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import PG_URL, as_actor, drop_pg_database, new_registry, pg_database_url
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from conftest import PG_URL, as_actor, drop_pg_database, new_registry, pg_database_url
 from modelreg.errors import ModelregError
 from modelreg.store.tables import AuditEvent, Model, ModelVersion, RetirementNotice
 
 MODELS = ["alpha", "beta"]
 VERSIONS = ["1.0.0", "2.0.0", "2.1.0-rc.1"]
-START = datetime(2027, 1, 1, tzinfo=timezone.utc)
+START = datetime(2027, 1, 1, tzinfo=UTC)
 
 
 class Lifecycle:

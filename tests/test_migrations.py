@@ -5,11 +5,11 @@ newer than the code, or a foreign database, is refused."""
 
 from __future__ import annotations
 
+import load_worker as lw
 import pytest
+from conftest import GUIDE_MANIFEST, drop_pg_database, pg_database_url, pg_user, run_cli
 from sqlalchemy import create_engine, text
 
-import load_worker as lw
-from conftest import GUIDE_MANIFEST, drop_pg_database, pg_database_url, pg_user, run_cli
 from modelreg.store import schema
 
 ADV = "ms-advanced-reasoning@3.0.1"
@@ -35,7 +35,7 @@ def _execute(url: str, sql: str) -> None:
 
 
 def test_head_is_the_newest_alembic_revision():
-    assert schema.HEAD == schema.script_head()
+    assert schema.script_head() == schema.HEAD
     assert schema.REVISIONS[-1] == schema.HEAD and len(set(schema.REVISIONS)) == len(schema.REVISIONS)
 
 
@@ -64,12 +64,11 @@ def _fill_at_old_revision(url: str) -> None:
     audit trail), inserted directly: today's write path needs today's schema."""
     from sqlalchemy import insert
 
+    from modelreg import clock
     from modelreg.lifecycle.registration import attribute_rows
     from modelreg.manifest import load_manifest_file
     from modelreg.store.audit import GENESIS, event_hash
     from modelreg.store.tables import BenchmarkRun, CheckResult, Model, ModelVersion, VersionAttribute, json_text
-
-    from modelreg import clock
     at = clock.stamp(clock.now())
     events = []
     engine = create_engine(url)

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import GUIDE_MANIFEST
 
 FLAGS = ["register", "ms-standard", "--version", "2.1.0", "--provider", "mindstudio", "--capability", "text-generation",
@@ -81,7 +80,7 @@ def test_one_bad_entry_writes_nothing(cli, tmp_path, mutation, key):
 
 def test_find_filters(cli, tmp_path):
     assert cli("register", "--file", GUIDE_MANIFEST).exit_code == 0
-    ids = lambda *a: sorted({v["model_id"] for v in cli("find", "--json", *a).json})  # noqa: E731
+    ids = lambda *a: sorted({v["model_id"] for v in cli("find", "--json", *a).json})
     assert ids("--capability", "reasoning") == ["ms-advanced-reasoning", "ms-research-prototype"]
     assert ids("--capability", "reasoning", "--capability", "summarization") == ["ms-advanced-reasoning"]
     assert ids("--domain", "customer-service") == ["ms-advanced-reasoning", "ms-standard"]

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 import tomli_w
+from conftest import approve, drop_pg_database, new_registry, pass_all_checks, pg_database_url, run_cli, user_url
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import approve, drop_pg_database, new_registry, pass_all_checks, pg_database_url, run_cli, user_url
 from modelreg import clock
 
 ADV = "ms-advanced-reasoning@3.0.1"
@@ -20,7 +20,7 @@ ADV = "ms-advanced-reasoning@3.0.1"
 def _version(reg, model, version, **over):
     spec = {"provider": "mindstudio", "modelId": model, "version": version, "capabilities": ["text-generation"],
             "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}, "tokens": {"default": 512, "max": 4096}},
-            "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01},
+            "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01},
             "compliance": {"dataResidency": ["eu-west"], "piiHandling": "compliant", "approvedDomains": ["support"]},
             "endpoint": "http://127.0.0.1:9/v1/chat/completions"}
     spec.update(over)
@@ -55,8 +55,9 @@ def _export(url: str) -> str:
 def build_history(registry, cli):
     """Guide models, reviews, benchmarks, promotions, a canary, a deprecation with
     replacement and notices, a retirement, a rejection, fallbacks, an advisory."""
-    from modelreg.manifest import load_manifest_file
     from conftest import GUIDE_MANIFEST
+
+    from modelreg.manifest import load_manifest_file
     from modelreg.store.monitoring_tables import Advisory
 
     registry.register_many(load_manifest_file(str(GUIDE_MANIFEST)))
@@ -106,7 +107,7 @@ def test_db_copy_moves_the_registry_verbatim(registry, cli, db_url, second_db, t
     assert doc["models"]["ms-standard"]["versions"]["2.1.0"]["benchmarks"][0]["results"]["latency_ms"]["p95"] == 200
 
     head = run_cli("audit", "head").stdout.strip()
-    target = second_db if second_db.startswith("sqlite") else second_db
+    target = second_db
     r = run_cli("db", "copy", db_url, target, "--json")
     assert r.exit_code == 0, r.stderr
     assert r.json["head"] == head  # the chain was copied row for row and verifies on both sides

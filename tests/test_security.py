@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from bench_servers import CHAT_BODY
 from conftest import new_registry, pass_all_checks, run_cli, run_process
 
@@ -112,7 +111,7 @@ def test_webhook_secret_never_stored_or_printed(tmp_path, monkeypatch):
 class _KeyRecorder(BaseHTTPRequestHandler):
     seen: list[str] = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         _KeyRecorder.seen.append(self.headers.get("Authorization", ""))
         self.send_response(200)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from conftest import approve, as_actor, run_cli
 from serve_harness import ServerThread, get, wait_until
 
@@ -272,7 +271,8 @@ def test_no_traceback_ever_reaches_a_body(guide_registry):
 
 def test_any_query_gets_an_answer_or_a_400_naming_a_parameter(guide_registry):
     """Generated query strings (hypothesis): never a 500, always JSON, a 400 names one of the given parameters."""
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     approve(guide_registry, ADV)
     known = ["provider", "capability", "domain", "residency", "model", "key", "prerelease", "status", "stage",

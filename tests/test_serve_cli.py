@@ -8,9 +8,7 @@ import threading
 import time
 
 import httpx
-
 import pytest
-
 from conftest import run_cli, run_process
 from serve_harness import ServeProcess, version_lock, wait_until
 

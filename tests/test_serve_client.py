@@ -4,10 +4,10 @@ over the API that returns what the database-backed one does."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import approve, as_actor, run_cli
-from modelreg.errors import ExitCode, InvalidInput, NotFound
 from serve_harness import ServerThread
+
+from modelreg.errors import ExitCode, InvalidInput, NotFound
 
 ADV = "ms-advanced-reasoning@3.0.1"
 STD = "ms-standard@2.0.0"
@@ -73,7 +73,7 @@ def test_http_registry_returns_what_the_database_does(busy_registry, monkeypatch
             remote.get_model("nope")
         with pytest.raises(NotFound, match="no approved model matches"):
             remote.resolve(provider="nobody")
-        with pytest.raises(InvalidInput, match="^--status: expected one of"):
+        with pytest.raises(InvalidInput, match=r"^--status: expected one of"):
             remote.find(status="LIVE")
         with pytest.raises(InvalidInput, match="--limit"):
             remote.find(limit=-1)

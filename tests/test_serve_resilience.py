@@ -8,7 +8,6 @@ import threading
 import time
 
 import httpx
-
 from conftest import approve
 from serve_harness import OpenApiCheck, PgOutage, ServerThread, SqliteLock, get, version_lock, wait_until
 

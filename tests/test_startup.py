@@ -47,6 +47,7 @@ def test_completion_files_are_current(shell):
 
 def test_version_flag():
     from conftest import run_cli
+
     import modelreg
     r = run_cli("--version")
     assert r.exit_code == 0 and r.stdout.strip() == f"modelreg {modelreg.__version__}"
@@ -54,4 +55,4 @@ def test_version_flag():
 
 def test_schema_head_matches_alembic():
     from modelreg.store import schema
-    assert schema.HEAD == schema.script_head()
+    assert schema.script_head() == schema.HEAD

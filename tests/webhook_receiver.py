@@ -42,7 +42,7 @@ class WebhookReceiver:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle
-    def start(self) -> "WebhookReceiver":
+    def start(self) -> WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,7 +56,7 @@ class WebhookReceiver:
                 body = self.rfile.read(length)
                 receiver._handle(self, body)
 
-            do_PUT = do_POST
+            do_PUT = do_POST  # noqa: N815  (http.server dispatches on this name)
 
             def do_GET(self) -> None:
                 receiver._handle(self, b"")
@@ -76,7 +76,7 @@ class WebhookReceiver:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "WebhookReceiver":
+    def __enter__(self) -> WebhookReceiver:
         return self.start()
 
     def __exit__(self, *exc) -> None:

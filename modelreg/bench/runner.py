@@ -32,8 +32,8 @@ import signal
 import threading
 from array import array
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from modelreg import clock
 from modelreg.bench import stats
@@ -99,7 +99,7 @@ class BenchmarkResult:
         return sum(self.errors.values())
 
     @classmethod
-    def merge(cls, settings: BenchmarkSettings, parts: list["BenchmarkResult"]) -> "BenchmarkResult":
+    def merge(cls, settings: BenchmarkSettings, parts: list[BenchmarkResult]) -> BenchmarkResult:
         """One result from the workers' results: raw samples concatenated, so every figure is exact."""
         out = cls(settings=settings)
         for p in parts:
@@ -131,13 +131,14 @@ class BenchmarkResult:
         kept = None
         if open_loop:
             sent = len(self.send_lag_ms)
-            if sent >= 2 and self.last_send is not None and self.last_send > self.first_send:
+            if sent >= 2 and self.last_send is not None and self.first_send is not None \
+                    and self.last_send > self.first_send:
                 achieved = round((sent - 1) / (self.last_send - self.first_send), 3)
             lag = stats.lag_summary(self.send_lag_ms)
             kept = bool(
                 lag is not None
                 and lag["p99"] <= SCHEDULE_LAG_P99_MS
-                and (achieved is None or achieved >= SCHEDULE_RATE_SHARE * s.rate)
+                and (achieved is None or achieved >= SCHEDULE_RATE_SHARE * float(s.rate or 0))
             )
         return {
             "endpoint": _strip_userinfo(s.endpoint),
@@ -235,7 +236,7 @@ class _Run:
         # open loop: the whole schedule's length; this process sends every count-th request of it
         self.schedule_size = settings.total_requests
         if settings.rate is not None and self.schedule_size is None:
-            self.schedule_size = max(1, int(math.floor(settings.duration_s * settings.rate + 1e-9)))
+            self.schedule_size = max(1, int(math.floor(float(settings.duration_s or 0) * settings.rate + 1e-9)))
 
     # -- control -----------------------------------------------------------------------
     def abort(self) -> None:
@@ -354,7 +355,7 @@ class _Run:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _open_loop(self) -> None:
-        rate = float(self.s.rate)
+        rate = float(self.s.rate or 0)
         r = self.result
         start = self.t0 + OPEN_LOOP_LEAD_S
         request = self.transport.request
@@ -371,7 +372,7 @@ class _Run:
 
         loop = asyncio.get_running_loop()
         tasks = self.tasks
-        for i in range(self.share.index, self.schedule_size, self.share.count):
+        for i in range(self.share.index, self.schedule_size or 0, self.share.count):
             due = start + i / rate
             await sleep_until(due)
             if self.stopping:
@@ -395,7 +396,7 @@ class _Run:
             self.on_progress(self.finished, self.s.total_requests)
         except KeyboardInterrupt:
             self.abort()
-        except Exception:  # noqa: BLE001 - a broken progress display must not spoil the measurement
+        except Exception:
             self.on_progress = None
 
     async def _ticker(self) -> None:
@@ -452,7 +453,7 @@ def drive(run: _Run, gate: StartGate | None = None, *, handle_sigint: bool = Tru
         if installed:
             try:
                 loop.remove_signal_handler(signal.SIGINT)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)

@@ -36,8 +36,8 @@ import selectors
 import time
 import zlib
 from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -59,7 +59,7 @@ INFLATE_STEP = 256 * 1024
 now = time.perf_counter
 
 
-class PollStampingSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+class PollStampingSelector(selectors.DefaultSelector):
     """The loop's selector, noting when each poll returned.
 
     That instant is when the client learned of every byte handed out in the
@@ -155,9 +155,9 @@ class BodyTooLarge(Exception):
 class _SendStampingTransport:
     """The socket transport as aiohttp's writer sees it: each write notes the time first."""
 
-    __slots__ = ("_transport", "_handler")
+    __slots__ = ("_handler", "_transport")
 
-    def __init__(self, transport: asyncio.Transport, handler: "_WireTimedHandler"):
+    def __init__(self, transport: asyncio.Transport, handler: _WireTimedHandler):
         self._transport = transport
         self._handler = handler
 
@@ -216,7 +216,7 @@ class _WireTimedConnector(aiohttp.TCPConnector):
         # aiohttp builds each connection's protocol with this factory (a private
         # attribute since 3.0); were it renamed, requests still work and are timed
         # from the coroutine instead (see Transport._stamps)
-        self._factory = functools.partial(
+        self._factory = functools.partial(  # type: ignore[assignment]
             _WireTimedHandler, loop=asyncio.get_running_loop(), arrival_clock=arrival_clock
         )
 
@@ -282,7 +282,7 @@ class SSEParser:
     stream, and at 128 streams its cost is what the loop lag is made of.
     """
 
-    __slots__ = ("limit", "_tail", "_data", "_size")
+    __slots__ = ("_data", "_size", "_tail", "limit")
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -356,7 +356,7 @@ class Transport:
         if self.session is not None:
             try:
                 await asyncio.wait_for(self.session.close(), 2.0)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - closing is best effort
+            except (TimeoutError, Exception):
                 pass
             self.session = None
 
@@ -366,6 +366,7 @@ class Transport:
         got_headers = False
         try:
             async with asyncio.timeout(self.timeout):
+                assert self.session is not None, "open() first"
                 async with self.session.post(
                     self.url, data=self.body, headers=self.headers, allow_redirects=False
                 ) as resp:
@@ -380,7 +381,7 @@ class Transport:
                         # connection a broken stream came on to the next request)
                         resp.close()
                         raise
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             sample.error = TIMEOUT
         except BodyTooLarge:
             sample.error = BODY_TOO_LARGE

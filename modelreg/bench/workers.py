@@ -232,13 +232,13 @@ def _collect(channels: list[_Channel], selector: selectors.BaseSelector, stop: t
                 on_progress(sum(c.finished for c in channels), settings.total_requests)
             except KeyboardInterrupt:
                 stop.set()
-            except Exception:  # noqa: BLE001 - a broken progress display must not spoil the measurement
+            except Exception:
                 on_progress = None
     if on_progress is not None:
         try:
             on_progress(sum(c.result.completed + c.result.error_count if c.result else c.finished for c in channels),
                         settings.total_requests)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     return started_at
 
@@ -320,7 +320,7 @@ def _worker_main(fd: int) -> int:
 
     try:
         result = drive(run, gate, handle_sigint=False)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+    except Exception as exc:
         send(("error", f"{type(exc).__name__}: {exc}"))
         return 1
     send(("result", result))

@@ -7,10 +7,9 @@ import the library inside each command.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -32,7 +31,7 @@ class StepsGroup(typer.core.TyperGroup):
     registration steps (rich help panels would cost a rich import on --help)."""
 
     def format_commands(self, ctx, formatter) -> None:
-        groups: dict[str, list[tuple[str, str]]] = {}
+        groups: dict[str, list[tuple[str, Any]]] = {}
         for name in self.list_commands(ctx):
             cmd = self.get_command(ctx, name)
             if cmd is None or cmd.hidden:

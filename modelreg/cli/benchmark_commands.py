@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
 from modelreg.cli.app import app, open_registry
 from modelreg.cli.complete_targets import complete_target
-from modelreg.cli.output import Output, err, message, out as stdout_console, output_options
+from modelreg.cli.output import Output, err, message, output_options
+from modelreg.cli.output import out as stdout_console
 
 BENCHMARK_FIELDS = ("run_id", "endpoint", "mode", "requests", "completed", "errors", "error_rate", "duration_s",
                     "throughput_rps", "latency_ms", "ttft_ms", "itl_ms", "slo", "aborted", "histogram", "tokens",
@@ -42,7 +43,7 @@ def benchmark(
     warmup: int = typer.Option(0, "--warmup", help="Unmeasured requests first."),
     timeout: float = typer.Option(30.0, "--timeout", help="Per-request timeout, seconds.", metavar="S"),
     payload: Optional[str] = typer.Option(None, "--payload", help="Request body file, at most 16 MiB (default: a small chat request, or {} for json).", metavar="FILE"),
-    header: List[str] = typer.Option([], "--header", "-H", help="'Name: value'; repeatable (only names are recorded)."),
+    header: list[str] = typer.Option([], "--header", "-H", help="'Name: value'; repeatable (only names are recorded)."),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Read a bearer token from this environment variable.", metavar="NAME"),
     stream: bool = typer.Option(False, "--stream", help="OpenAI-compatible SSE: time to first token and inter-token latency."),
     max_error_rate: Optional[float] = typer.Option(None, "--max-error-rate", help="Highest error rate that passes (default: policy, 0.01)."),
@@ -68,13 +69,12 @@ def benchmark(
     body = read_bytes(payload, "a request body", limit=PAYLOAD_LIMIT, stdin=False) if payload is not None else None
     from modelreg.cli.benchmark_view import make_progress, render_benchmark
 
-    with open_registry(ctx) as reg:
-        with make_progress(err(), f"benchmark {target}") as progress:
-            report = reg.benchmark(target, endpoint=endpoint, record=not no_record, on_progress=progress,
-                                   requests=requests, duration_s=duration, concurrency=concurrency, rate=rate,
-                                   warmup=warmup, timeout_s=timeout, payload=body, headers=_headers(header),
-                                   api_key=api_key, stream=stream, max_error_rate=max_error_rate, workers=workers,
-                                   max_body=max_body)
+    with open_registry(ctx) as reg, make_progress(err(), f"benchmark {target}") as progress:
+        report = reg.benchmark(target, endpoint=endpoint, record=not no_record, on_progress=progress,
+                               requests=requests, duration_s=duration, concurrency=concurrency, rate=rate,
+                               warmup=warmup, timeout_s=timeout, payload=body, headers=_headers(header),
+                               api_key=api_key, stream=stream, max_error_rate=max_error_rate, workers=workers,
+                               max_body=max_body)
     if out.is_json:
         out.json(report)
     else:

@@ -4,7 +4,7 @@ cron sweep), fallbacks, resolve."""
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -189,7 +189,7 @@ app.add_typer(fallback_app, name="fallback", rich_help_panel="Lifecycle")
 @fallback_app.command("set")
 @output_options(FALLBACK_FIELDS)
 def fallback_set(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model),
-                 targets: List[str] = typer.Argument(..., metavar="TARGET...", help="model or model@version, in order.", autocompletion=complete_target),
+                 targets: list[str] = typer.Argument(..., metavar="TARGET...", help="model or model@version, in order.", autocompletion=complete_target),
                  out: Output = Output()) -> None:
     """Set the ordered fallbacks of MODEL (replaces the list).
 
@@ -233,7 +233,7 @@ def resolve(
     ctx: typer.Context,
     model: Optional[str] = typer.Option(None, "--model"),
     provider: Optional[str] = typer.Option(None, "--provider"),
-    capability: List[str] = typer.Option([], "--capability", help="Repeatable; all must match."),
+    capability: list[str] = typer.Option([], "--capability", help="Repeatable; all must match."),
     domain: Optional[str] = typer.Option(None, "--domain"),
     residency: Optional[str] = typer.Option(None, "--residency"),
     key: Optional[str] = typer.Option(None, "--key", help="Caller key: picks stable or canary by a stable hash."),

@@ -9,20 +9,20 @@ import sys
 import typer
 from typer._click import exceptions as click_exceptions  # typer vendors click
 
+# Command modules register themselves on `app` (order = help order).
+from modelreg.cli import (
+    admin_commands,  # noqa: F401
+    alerts_commands,  # noqa: F401
+    benchmark_commands,  # noqa: F401
+    demo_commands,  # noqa: F401
+    events_commands,  # noqa: F401
+    file_commands,  # noqa: F401
+    lifecycle_commands,  # noqa: F401
+    registry_commands,  # noqa: F401
+    serve_commands,  # noqa: F401
+)
 from modelreg.cli.app import app
 from modelreg.errors import ExitCode
-
-# Command modules register themselves on `app` (order = help order).
-from modelreg.cli import demo_commands  # noqa: E402,F401
-from modelreg.cli import registry_commands  # noqa: E402,F401
-from modelreg.cli import lifecycle_commands  # noqa: E402,F401
-from modelreg.cli import benchmark_commands  # noqa: E402,F401
-from modelreg.cli import alerts_commands  # noqa: E402,F401
-from modelreg.cli import events_commands  # noqa: E402,F401
-from modelreg.cli import admin_commands  # noqa: E402,F401
-from modelreg.cli import file_commands  # noqa: E402,F401
-from modelreg.cli import serve_commands  # noqa: E402,F401
-
 
 # Every character str.splitlines() breaks on: user text echoed in a message
 # (a key, a name) must not split the one error line a script reads.
@@ -76,9 +76,8 @@ def _check_text(args: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error leaves as one line on stderr and its exit code."""
-    from modelreg.errors import ModelregError
-
     from modelreg.cli import output
+    from modelreg.errors import ModelregError
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("MODELREG_DEBUG") == "1"
@@ -103,19 +102,19 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc.exit_code, exc.message, exc.details)
     except click_exceptions.NoArgsIsHelpError as exc:
         sys.stdout.write(exc.ctx.get_help() + "\n")
-        raise SystemExit(0)
+        raise SystemExit(0) from None
     except click_exceptions.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
         _fail(ExitCode.INVALID, exc.format_message().replace("\n", " ") + hint)
     except typer.Exit as exc:
-        raise SystemExit(exc.exit_code)
+        raise SystemExit(exc.exit_code) from None
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("interrupted: nothing was written\n")
-        raise SystemExit(130)
+        raise SystemExit(130) from None
     except click_exceptions.ClickException as exc:
         _fail(ExitCode.INVALID, exc.format_message().replace("\n", " "))
     except BrokenPipeError:
-        raise SystemExit(0)
+        raise SystemExit(0) from None
     except SystemExit:
         raise
     except Exception as exc:  # a bug: say so, one line, traceback only with --debug

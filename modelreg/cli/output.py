@@ -19,8 +19,9 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 NO_COLOR = False  # set by --no-color
 JSON_FIELDS: list[str] | None = None  # set by --json a,b,c (gh-style field selection)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -30,14 +30,14 @@ def register(
     version: Optional[str] = typer.Option(None, "--version", help="SemVer 2.0.0 version, e.g. 3.0.1."),
     file: Optional[str] = typer.Option(None, "--file", "-f", help="Manifest (TOML or JSON; one version or [[models]]); '-' for stdin."),
     provider: Optional[str] = typer.Option(None, "--provider"),
-    capability: List[str] = typer.Option([], "--capability", help="Repeatable."),
-    param: List[str] = typer.Option([], "--param", help="NAME=DEFAULT[:LO..HI | :max=N]; repeatable."),
+    capability: list[str] = typer.Option([], "--capability", help="Repeatable."),
+    param: list[str] = typer.Option([], "--param", help="NAME=DEFAULT[:LO..HI | :max=N]; repeatable."),
     avg_latency: Optional[float] = typer.Option(None, "--avg-latency", help="SLO average latency, ms."),
     p95_latency: Optional[float] = typer.Option(None, "--p95-latency", help="SLO p95 latency, ms."),
     cost: Optional[float] = typer.Option(None, "--cost", help="Cost per request, USD."),
-    residency: List[str] = typer.Option([], "--residency", help="Data residency region; repeatable."),
+    residency: list[str] = typer.Option([], "--residency", help="Data residency region; repeatable."),
     pii: Optional[str] = typer.Option(None, "--pii", help="compliant | restricted | none."),
-    domain: List[str] = typer.Option([], "--domain", help="Approved domain; repeatable."),
+    domain: list[str] = typer.Option([], "--domain", help="Approved domain; repeatable."),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="http(s) URL of the model endpoint."),
     endpoint_kind: Optional[str] = typer.Option(None, "--endpoint-kind", help="openai-chat | json."),
     description: Optional[str] = typer.Option(None, "--description"),
@@ -86,7 +86,7 @@ def register(
 def find(
     ctx: typer.Context,
     provider: Optional[str] = typer.Option(None, "--provider"),
-    capability: List[str] = typer.Option([], "--capability", help="Repeatable; all must match."),
+    capability: list[str] = typer.Option([], "--capability", help="Repeatable; all must match."),
     status: Optional[str] = typer.Option(None, "--status", autocompletion=complete_status,
                                          help="EXPERIMENTAL|TESTING|APPROVED|DEPRECATED|RETIRED|REJECTED."),
     stage: Optional[str] = typer.Option(None, "--stage", help="production|staging|experimental|archived."),

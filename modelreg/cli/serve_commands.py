@@ -49,7 +49,8 @@ def serve(
                 raise InvalidInput("--require-token needs stored tokens (`modelreg token create`), "
                                    "which this modelreg does not have yet")
         from modelreg.server.app import create_app
-        from modelreg.server.runner import QuietProtocolErrors, serve as serve_forever
+        from modelreg.server.runner import QuietProtocolErrors
+        from modelreg.server.runner import serve as serve_forever
 
         # access log and server warnings: one line each on stderr
         handler = logging.StreamHandler(sys.stderr)

@@ -26,7 +26,7 @@ class Role(str, Enum):
         return self.value.removeprefix("modelreg_")
 
     @classmethod
-    def parse(cls, text: str) -> "Role":
+    def parse(cls, text: str) -> Role:
         wanted = str(text).strip().lower().removeprefix("modelreg_")
         for role in cls:
             if role.short == wanted:

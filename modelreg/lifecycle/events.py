@@ -9,7 +9,10 @@ signed and retried like alert webhooks, never dropped.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import col
 
 from modelreg.policy import EVENT_TYPES
 from modelreg.store import queries
@@ -25,7 +28,7 @@ def emit(tx, event_type: str, target: str, payload: dict[str, Any]) -> None:
     if hooks:
         tx.session.flush()
         for url in sorted({h.url for h in hooks}):
-            tx.session.add(EventDelivery(event_id=row.id, url=url, status="pending", attempts=0, updated_at=tx.now))
+            tx.session.add(EventDelivery(event_id=int(row.id or 0), url=url, status="pending", attempts=0, updated_at=tx.now))
 
 
 def emit_many(tx, event_type: str, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
@@ -38,6 +41,6 @@ def emit_many(tx, event_type: str, items: Sequence[tuple[str, dict[str, Any]]]) 
     if not hooks:
         queries.insert_rows(tx.session, LifecycleEvent, rows)
         return
-    ids = queries.insert_rows(tx.session, LifecycleEvent, rows, returning=LifecycleEvent.__table__.c.id)
+    ids = queries.insert_rows(tx.session, LifecycleEvent, rows, returning=col(LifecycleEvent.id))
     queries.insert_rows(tx.session, EventDelivery, [
         {"event_id": i, "url": url, "status": "pending", "attempts": 0, "updated_at": tx.now} for i in ids for url in hooks])

@@ -91,7 +91,7 @@ def load(session, row: ModelVersion) -> Evidence:
     benchmark, elsewhere = None, 0
     for run in queries.benchmark_runs(session, row.model_id, row.version, complete_only=True):
         if registered is not None and run.endpoint == registered:
-            benchmark = BenchmarkRecord(run.run_id, bool(run.passed), run.finished_at, run.endpoint)
+            benchmark = BenchmarkRecord(int(run.run_id or 0), bool(run.passed), run.finished_at, run.endpoint)
             break
         elsewhere += 1
     advisories = tuple((a.advisory_id, a.severity) for a in monitoring_queries.open_advisories(session, row.model_id)

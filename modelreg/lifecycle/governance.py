@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from modelreg.lifecycle import authority, events
 from modelreg.lifecycle.authority import Role
@@ -32,6 +33,6 @@ def set_policy(tx, new: Policy) -> dict[str, Any]:
 
 
 def history(session) -> list[dict[str, Any]]:
-    rows = session.execute(select(PolicyVersion).order_by(PolicyVersion.version)).scalars()
+    rows = session.execute(select(PolicyVersion).order_by(col(PolicyVersion.version))).scalars()
     return [{"version": r.version, "created_at": r.created_at, "created_by": r.created_by,
              "document": json.loads(r.document)} for r in rows]

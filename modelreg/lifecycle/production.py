@@ -12,7 +12,8 @@ Pure functions over version rows (anything with `version`, `status`,
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from modelreg.lifecycle.status import Status
 

@@ -6,9 +6,11 @@ duplicate. A new version is TESTING, or EXPERIMENTAL when asked.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from modelreg.errors import Conflict
 from modelreg.lifecycle import authority, events
@@ -27,7 +29,7 @@ def status_of(spec: VersionSpec) -> Status:
 
 def attribute_rows(spec: VersionSpec) -> list[dict[str, str]]:
     """The indexed lookup rows (capability, residency, domain) of a version."""
-    rows = []
+    rows: list[dict[str, str]] = []
     for kind, values in (("capability", spec.capabilities), ("residency", spec.data_residency),
                          ("domain", spec.approved_domains)):
         rows.extend({"kind": kind, "value": v, "model_id": spec.model_id, "version": spec.version} for v in values)
@@ -102,7 +104,7 @@ def register_versions(tx, specs: Sequence[VersionSpec]) -> list[dict[str, Any]]:
     queries.insert_rows(session, ModelVersion, version_rows)
     queries.insert_rows(session, VersionAttribute, attr_rows)
     for part in queries.chunks(sorted(by_model)):
-        session.execute(update(Model).where(Model.model_id.in_(part)).values(row_version=Model.row_version + 1))
+        session.execute(update(Model).where(col(Model.model_id).in_(part)).values(row_version=col(Model.row_version) + 1))
     events.emit_many(tx, "version.registered", event_rows)
     return out
 

@@ -24,7 +24,7 @@ class Status(str, Enum):
         return self.value
 
     @classmethod
-    def parse(cls, text: object, *, what: str = "status") -> "Status":
+    def parse(cls, text: object, *, what: str = "status") -> Status:
         value = str(text).strip().upper() if isinstance(text, str) else ""
         try:
             return cls(value)

@@ -11,10 +11,12 @@ Commands, the library, `import`, the sweep and alerts all come here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import bindparam, update
+from sqlmodel import col
 
 from modelreg import clock
 from modelreg.errors import Conflict, InvalidInput, NotFound, PolicyRefused
@@ -280,13 +282,13 @@ def retire_due(tx, due: Iterable[Any]) -> list[str]:
         return []
     models = sorted({r.model_id for r in rows})
     queries.lock_models(tx.session, models)
-    table = ModelVersion.__table__
+    table = ModelVersion.__table__  # type: ignore[attr-defined]
     statement = (update(table).where(table.c.model_id == bindparam("m"), table.c.version == bindparam("v"),
                                      table.c.status == Status.DEPRECATED.value)
                  .values(status=Status.RETIRED.value, retired_at=tx.now, status_changed_at=tx.now))
     tx.session.execute(statement, [{"m": r.model_id, "v": r.version} for r in rows])
     for part in queries.chunks(models):
-        tx.session.execute(update(Model).where(Model.model_id.in_(part)).values(row_version=Model.row_version + 1))
+        tx.session.execute(update(Model).where(col(Model.model_id).in_(part)).values(row_version=col(Model.row_version) + 1))
     retired = []
     for r in rows:
         target = f"{r.model_id}@{r.version}"

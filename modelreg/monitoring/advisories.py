@@ -20,7 +20,7 @@ MAX_SUMMARY = 2000
 
 
 def view(a: Advisory, versions: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    out = {"advisory_id": a.advisory_id, "model_id": a.model_id, "affected": a.affected, "severity": a.severity,
+    out: dict[str, Any] = {"advisory_id": a.advisory_id, "model_id": a.model_id, "affected": a.affected, "severity": a.severity,
            "summary": a.summary, "status": a.status, "created_at": a.created_at, "created_by": a.created_by}
     if versions is not None:
         out["affected_versions"] = [{"version": v, "status": s} for v, s in versions if affects(a.affected, v)]

@@ -105,7 +105,7 @@ def _lifecycle(session, today: date, cands: _Candidates) -> None:
         if key not in nearest or notice.days_before < nearest[key][0].days_before:
             nearest[key] = (notice, row)
     for (mid, ver), (_notice, row) in sorted(nearest.items()):
-        days_left = (date.fromisoformat(row.retire_on) - today).days
+        days_left = (date.fromisoformat(str(row.retire_on)) - today).days
         severity = "warning" if days_left <= RETIREMENT_WARNING_DAYS else "info"
         replacement = f"; replacement {row.replacement}" if row.replacement else ""
         message = (f"{mid}@{ver} is DEPRECATED and retires on {row.retire_on} "
@@ -113,9 +113,9 @@ def _lifecycle(session, today: date, cands: _Candidates) -> None:
         cands.add([rules.AlertCandidate("lifecycle", severity, mid, ver, f"lifecycle:retirement:{mid}@{ver}", message)])
     for broken in fallbacks.broken(session):
         mid, target = broken["model_id"], broken["target"]
-        key = f"lifecycle:fallback:{mid}:{target}"[:300]
+        dedup = f"lifecycle:fallback:{mid}:{target}"[:300]
         message = f"fallback {mid} -> {target} resolves to no version (retired or never approved)"
-        cands.add([rules.AlertCandidate("lifecycle", "warning", mid, None, key, message)])
+        cands.add([rules.AlertCandidate("lifecycle", "warning", mid, None, dedup, message)])
 
 
 def _security(session, cands: _Candidates) -> None:
@@ -134,7 +134,7 @@ def _queue(session, tx, alert: Alert) -> int:
     for url in sorted({h.url for h in tx.policy.webhooks if rules.at_least(alert.severity, h.min_severity)}):
         row = session.get(AlertDelivery, (alert.id, url))
         if row is None:
-            session.add(AlertDelivery(alert_id=alert.id, url=url, status="pending", attempts=0, updated_at=tx.now))
+            session.add(AlertDelivery(alert_id=int(alert.id or 0), url=url, status="pending", attempts=0, updated_at=tx.now))
         else:
             row.status, row.updated_at = "pending", tx.now
         queued += 1
@@ -151,8 +151,8 @@ def check(tx) -> dict[str, Any]:
     live = {(r.model_id, r.version): r for m in queries.versions_of_models(
         session, {k[0] for k in mq.observed_versions(session)}, LIVE).values() for r in m}
     evaluated = sorted(k for k in mq.observed_versions(session) if k in live)
-    for key in evaluated:
-        _metrics(tx, live[key], cands)
+    for pair in evaluated:
+        _metrics(tx, live[pair], cands)
     _security(session, cands)
     _lifecycle(session, today, cands)
 

@@ -13,8 +13,9 @@ stored, printed or logged.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from modelreg import clock
 from modelreg.monitoring import webhooks

@@ -34,8 +34,8 @@ def listing(session, *, since: int = 0, limit: int | None = 100, target: str | N
     if isinstance(since, bool) or not isinstance(since, int) or since < 0:
         raise InvalidInput("--since takes an event id (0: from the start)")
     rows = mq.lifecycle_events(session, since=since, limit=limit, target=target)
-    deliveries = mq.event_deliveries(session, [e.id for e in rows])
-    return [view(e, deliveries.get(e.id, [])) for e in rows]
+    deliveries = mq.event_deliveries(session, [int(e.id or 0) for e in rows])
+    return [view(e, deliveries.get(int(e.id or 0), [])) for e in rows]
 
 
 def redeliver(tx, event_id: Any) -> dict[str, Any]:

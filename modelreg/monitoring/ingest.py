@@ -16,12 +16,12 @@ import json
 from datetime import timedelta
 from typing import Any
 
-
 from modelreg import clock
 from modelreg.errors import InvalidInput
 from modelreg.lifecycle import authority
 from modelreg.lifecycle.authority import Role
-from modelreg.monitoring.observations import LineError, Observation as Window, parse_observations
+from modelreg.monitoring.observations import LineError, parse_observations
+from modelreg.monitoring.observations import Observation as Window
 from modelreg.store import monitoring_queries as mq
 from modelreg.store import queries
 from modelreg.store.monitoring_tables import Observation
@@ -108,7 +108,7 @@ def store(tx, observations: list[Window], errors: list[LineError], *, strict: bo
             else:
                 if new is not None:
                     new.update(values)
-                else:
+                elif row is not None:
                     for k, v in values.items():
                         setattr(row, k, v)
                     row.ingested_at = tx.now

@@ -30,11 +30,12 @@ scrape never sees half a file, and the node exporter reads it as another user).
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
+from modelreg.errors import InvalidInput
 from modelreg.monitoring.rules import parse_severity
 from modelreg.policy import SEVERITIES
-from modelreg.errors import InvalidInput
 from modelreg.semver import SemVer
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -44,9 +44,9 @@ Thresholds
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Sequence
 
 from modelreg.errors import InvalidInput
 from modelreg.lifecycle.status import ARCHIVED, LIVE, STATUSES
@@ -72,7 +72,7 @@ class AlertCandidate:
     kind: str
     severity: str
     model_id: str
-    version: str
+    version: str | None
     dedup_key: str
     message: str
 
@@ -139,9 +139,9 @@ def latency_regression(
     if severity is None:
         return []
     parts = []
-    if avg_level:
+    if avg_level and slo_avg_ms is not None:
         parts.append(f"avg {_fmt(latest.latency_avg_ms)} ms > SLO {_fmt(slo_avg_ms)} ms ({latest.latency_avg_ms / slo_avg_ms if slo_avg_ms else math.inf:.2f}x)")
-    if p95_level:
+    if p95_level and slo_p95_ms is not None:
         parts.append(f"p95 {_fmt(latest.latency_p95_ms)} ms > SLO {_fmt(slo_p95_ms)} ms ({latest.latency_p95_ms / slo_p95_ms if slo_p95_ms else math.inf:.2f}x)")
     message = f"latency regression on {model_id}@{version}: " + ", ".join(parts) + f" in window ending {_iso(latest.window_end)}"
     return [AlertCandidate("latency", severity, model_id, version, dedup_key("latency", model_id, version), message)]

@@ -7,6 +7,7 @@ from typing import Any
 
 from modelreg.regfile.document import path_text
 
+
 # -- diff --------------------------------------------------------------------------
 def _keyed(parts: tuple, value: Any) -> Any:
     """Lists of records -> tables keyed by each record's identity, for a per-record diff."""
@@ -47,7 +48,8 @@ def _flatten(value: Any, parts: tuple, out: dict[tuple, Any]) -> None:
 
 
 def _subtree(doc: Any, prefix: tuple) -> Any:
-    node, parts = doc, ()
+    node: Any = doc
+    parts: tuple[str, ...] = ()
     for part in prefix:
         node = _keyed(parts, node)
         node = node[part]

@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from modelreg.store.monitoring_tables import Advisory
 from modelreg.store.tables import BenchmarkRun, CheckResult, Model, ModelVersion, RetirementNotice, json_text
@@ -133,10 +134,10 @@ def finish_version(entry: dict[str, Any], checks: list[dict], runs: list[dict], 
 def build_document(session) -> dict[str, Any]:
     """The whole registry as the canonical document (plain, TOML-ready values)."""
     checks: dict[tuple[str, str], list[dict]] = {}
-    for row in session.execute(select(CheckResult).order_by(CheckResult.id)).scalars():
+    for row in session.execute(select(CheckResult).order_by(col(CheckResult.id))).scalars():
         checks.setdefault((row.model_id, row.version), []).append(check_entry(row))
     runs: dict[tuple[str, str], list[dict]] = {}
-    for row in session.execute(select(BenchmarkRun).order_by(BenchmarkRun.run_id)).scalars():
+    for row in session.execute(select(BenchmarkRun).order_by(col(BenchmarkRun.run_id))).scalars():
         runs.setdefault((row.model_id, row.version), []).append(run_entry(row))
     notices: dict[tuple[str, str], list[dict]] = {}
     for row in session.execute(select(RetirementNotice)).scalars():

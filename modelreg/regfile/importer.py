@@ -28,8 +28,9 @@ runs in a savepoint, so a refused item leaves no trace in the ones after it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from modelreg.errors import ModelregError, PolicyRefused
 from modelreg.lifecycle import fallbacks, registration, transitions

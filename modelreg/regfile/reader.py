@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from modelreg import clock
@@ -18,12 +18,26 @@ from modelreg.errors import InvalidInput
 from modelreg.lifecycle.evidence import check_name
 from modelreg.lifecycle.status import STATUSES
 from modelreg.manifest import SLUG, parse_version_spec
-from modelreg.regfile.document import (ADVISORY_KEYS, CHECK_KEYS, FORMAT, LIFECYCLE_KEYS, MAX_TEXT, MODEL_KEYS,
-                                       NOTICE_KEYS, RECORD_KEYS, RUN_KEYS, SPEC_KEYS, STAMP_KEYS, finish_version,
-                                       path_text, payload_to_file)
+from modelreg.regfile.document import (
+    ADVISORY_KEYS,
+    CHECK_KEYS,
+    FORMAT,
+    LIFECYCLE_KEYS,
+    MAX_TEXT,
+    MODEL_KEYS,
+    NOTICE_KEYS,
+    RECORD_KEYS,
+    RUN_KEYS,
+    SPEC_KEYS,
+    STAMP_KEYS,
+    finish_version,
+    path_text,
+    payload_to_file,
+)
 from modelreg.semver import SemVer
 from modelreg.targets import parse_target
 from modelreg.version_ranges import parse_advisory_severity, parse_affected
+
 
 # -- reading a file: validation into the canonical document ------------------------
 class _Reader:
@@ -63,7 +77,7 @@ class _Reader:
 
     def instant(self, where: list[str], value: Any) -> str:
         if isinstance(value, datetime):
-            moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         elif isinstance(value, str) and len(value) > 10:
             try:
                 moment = clock.parse_instant(value)

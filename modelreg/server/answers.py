@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from modelreg.errors import ModelregError
@@ -68,7 +69,7 @@ def deprecation_headers(version: dict[str, Any]) -> dict[str, str]:
         moment = datetime.fromisoformat(version["deprecated_at"].replace("Z", "+00:00"))
         out["Deprecation"] = f"@{int(moment.timestamp())}"
     if version.get("retire_on"):
-        sunset = datetime.combine(date.fromisoformat(version["retire_on"]), time(), tzinfo=timezone.utc)
+        sunset = datetime.combine(date.fromisoformat(version["retire_on"]), time(), tzinfo=UTC)
         out["Sunset"] = format_datetime(sunset, usegmt=True)
     if version.get("replacement"):
         model_id, _, successor = version["replacement"].partition("@")

@@ -18,8 +18,9 @@ import asyncio
 import hashlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -117,7 +118,7 @@ class ServerState:
         if self._openapi is None:
             from modelreg.server.openapi import document
             body = answers.dumps(document())
-            etag = '"openapi-%s"' % hashlib.sha256(body).hexdigest()[:20]
+            etag = f'"openapi-{hashlib.sha256(body).hexdigest()[:20]}"'
             self._openapi = Answer(200, body, {"Content-Type": JSON_TYPE, "ETag": etag,
                                                "Cache-Control": self.cache_control}, etag)
         return self._openapi

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Callable
 
 from modelreg.server.errors import ApiError
 

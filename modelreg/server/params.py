@@ -8,7 +8,8 @@ Parsing yields a canonical tuple, which is also the answer's cache key, so
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from modelreg.errors import InvalidInput
 from modelreg.lifecycle.status import STAGES, STATUSES

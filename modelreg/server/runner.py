@@ -15,7 +15,7 @@ import asyncio
 import errno
 import logging
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger

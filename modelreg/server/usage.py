@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 log = logging.getLogger("modelreg.server")
 
@@ -50,7 +50,7 @@ class ResolveCounter:
             try:
                 await asyncio.get_running_loop().run_in_executor(self._thread, self.flush, batch)
                 self.flushes += 1
-            except Exception as exc:  # noqa: BLE001 - keep the counts, try again next time
+            except Exception as exc:
                 log.warning("usage flush failed (%d keys kept for the next flush): %s", len(batch), exc)
                 for k, n in batch.items():
                     self.counts[k] = self.counts.get(k, 0) + n

@@ -12,7 +12,8 @@ target's chain is verified and must end at the source's head.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import insert, select, text, update
 

@@ -25,9 +25,10 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from sqlalchemy import create_engine, event, text
@@ -87,7 +88,7 @@ def _make_engine(url: str, *, read_only: bool) -> Engine:
         timeout = parsed.query.get("timeout")
         if timeout is not None:
             try:
-                float(timeout)  # type: ignore[arg-type]
+                float(str(timeout))
             except (TypeError, ValueError):
                 raise InvalidInput(f"invalid database URL {redact_url(url)!r}: timeout must be a number of seconds") from None
         target = sqlite_target(url)
@@ -258,12 +259,11 @@ class Database:
             return schema.current_revision(conn)
 
     def _initialise(self) -> None:
-        with self.write_engine.connect() as conn:
-            with conn.begin():
-                if not self.is_sqlite:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": schema.INIT_LOCK_KEY})
-                if schema.current_revision(conn) == "empty":
-                    schema.upgrade(conn, schema.HEAD)
+        with self.write_engine.connect() as conn, conn.begin():
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": schema.INIT_LOCK_KEY})
+            if schema.current_revision(conn) == "empty":
+                schema.upgrade(conn, schema.HEAD)
 
     def revision(self) -> str:
         if self._missing_file():
@@ -280,22 +280,21 @@ class Database:
         if self.read_only:
             raise DatabaseError(f"{redact_url(self.url)} is read-only: cannot upgrade it")
         try:
-            with self.write_engine.connect() as conn:
-                with conn.begin():
-                    if not self.is_sqlite:
-                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": schema.INIT_LOCK_KEY})
-                    before = schema.current_revision(conn)
-                    if before == "foreign":
-                        raise DatabaseError(f"{redact_url(self.url)} holds tables that are not a modelreg registry")
-                    if before != "empty" and before not in schema.REVISIONS:
-                        raise DatabaseError(f"database schema revision {before} is newer than this modelreg "
-                                            f"({schema.HEAD}): upgrade modelreg")
-                    if (target != "head" and before in schema.REVISIONS
-                            and schema.REVISIONS.index(target) < schema.REVISIONS.index(before)):
-                        raise InvalidInput(f"database schema is at revision {before}, past {target}: "
-                                           "downgrades are not supported")
-                    schema.upgrade(conn, target)
-                    after = schema.current_revision(conn)
+            with self.write_engine.connect() as conn, conn.begin():
+                if not self.is_sqlite:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": schema.INIT_LOCK_KEY})
+                before = schema.current_revision(conn)
+                if before == "foreign":
+                    raise DatabaseError(f"{redact_url(self.url)} holds tables that are not a modelreg registry")
+                if before != "empty" and before not in schema.REVISIONS:
+                    raise DatabaseError(f"database schema revision {before} is newer than this modelreg "
+                                        f"({schema.HEAD}): upgrade modelreg")
+                if (target != "head" and before in schema.REVISIONS
+                        and schema.REVISIONS.index(target) < schema.REVISIONS.index(before)):
+                    raise InvalidInput(f"database schema is at revision {before}, past {target}: "
+                                       "downgrades are not supported")
+                schema.upgrade(conn, target)
+                after = schema.current_revision(conn)
         except DBAPIError as exc:
             denied = _denied(exc, "this role")
             if denied is not None:
@@ -418,13 +417,12 @@ class Database:
         """Keep the planner's statistics fresh after bulk changes (bounded work)."""
         if self.read_only:
             return
-        with self.write_engine.connect() as conn:
-            with conn.begin():
-                if self.is_sqlite:
-                    conn.exec_driver_sql("PRAGMA analysis_limit = 1000")  # sampled: milliseconds at 100k versions
-                    conn.exec_driver_sql("ANALYZE")
-                else:
-                    conn.exec_driver_sql("ANALYZE model_version, version_attribute, model")
+        with self.write_engine.connect() as conn, conn.begin():
+            if self.is_sqlite:
+                conn.exec_driver_sql("PRAGMA analysis_limit = 1000")  # sampled: milliseconds at 100k versions
+                conn.exec_driver_sql("ANALYZE")
+            else:
+                conn.exec_driver_sql("ANALYZE model_version, version_attribute, model")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,7 @@ from modelreg.errors import AuditBroken, DatabaseError
 from modelreg.store import audit
 from modelreg.store.database import Database, describe
 
+
 def check(db: Database, statuses: tuple[str, ...]) -> dict[str, Any]:
     """`statuses`: the ones the lifecycle knows (any other stored value is damage)."""
     report: dict[str, Any] = {"ok": True}

@@ -4,9 +4,11 @@ monitoring tables, which commands such as find and register never need."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from modelreg.store.monitoring_tables import Advisory, Alert, AlertDelivery, Baseline, Observation
 from modelreg.store.queries import chunks
@@ -124,7 +126,7 @@ def deliveries(session, alert_id: int | None = None) -> list[AlertDelivery]:
 # -- lifecycle events -----------------------------------------------------------------
 def lifecycle_events(session, *, since: int = 0, limit: int | None = None,
                      target: str | None = None) -> list[LifecycleEvent]:
-    query = select(LifecycleEvent).where(LifecycleEvent.id > since)
+    query = select(LifecycleEvent).where(col(LifecycleEvent.id) > since)
     if target is not None:
         query = query.where(LifecycleEvent.target == target)
     query = query.order_by(LifecycleEvent.id)

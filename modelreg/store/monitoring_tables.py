@@ -15,6 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from modelreg.store.tables import TS
 
+
 class Advisory(SQLModel, table=True):
     __tablename__ = "advisory"
     advisory_id: str = Field(primary_key=True, max_length=64)

@@ -9,13 +9,21 @@ parameter limits.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence, TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, insert, or_, select, text
 
 from modelreg.errors import InvalidInput, NotFound
-from modelreg.store.tables import (AuditEvent, AuditHead, BenchmarkRun, CheckResult, Model, ModelVersion,
-                                   VersionAttribute)
+from modelreg.store.tables import (
+    AuditEvent,
+    AuditHead,
+    BenchmarkRun,
+    CheckResult,
+    Model,
+    ModelVersion,
+    VersionAttribute,
+)
 
 CHUNK = 500
 T = TypeVar("T")
@@ -332,6 +340,7 @@ def audit_head(session) -> tuple[int, str]:
 
 
 def audit_events_of(session, model_id: str, version_text: str | None = None) -> list[AuditEvent]:
+    where: Any
     if version_text is not None:
         where = AuditEvent.target == f"{model_id}@{version_text}"
     else:

@@ -48,4 +48,4 @@ def upgrade(conn, target: str = "head") -> None:
 def script_head() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())

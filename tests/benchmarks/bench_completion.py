@@ -21,7 +21,17 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_registry_scale import compile_package, scale_arguments, CLI, Backend, backends, build_registry, cli_env, print_table, time_commands  # noqa: E402
+from bench_registry_scale import (
+    CLI,
+    Backend,
+    backends,
+    build_registry,
+    cli_env,
+    compile_package,
+    print_table,
+    scale_arguments,
+    time_commands,
+)
 
 WIRED = ("import inspect\n"
          "from modelreg.cli import main, registry_commands as rc\n"

@@ -182,7 +182,7 @@ def _plus_days(day: str, n: int) -> str:
 
 def _run_once(argv: list[str], env: dict) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run(argv, env=env, capture_output=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr.decode()[-2000:]}")

@@ -23,8 +23,17 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_registry_scale import (compile_package, scale_arguments, CLI, Backend, backends, build_registry, cli_env, print_table,  # noqa: E402
-                                  time_commands)
+from bench_registry_scale import (
+    CLI,
+    Backend,
+    backends,
+    build_registry,
+    cli_env,
+    compile_package,
+    print_table,
+    scale_arguments,
+    time_commands,
+)
 
 TODAY = "2026-03-01"
 NOW = f"{TODAY}T06:00:00Z"

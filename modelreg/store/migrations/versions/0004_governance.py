@@ -30,9 +30,9 @@ Superusers and the owner of the tables (the role that ran the upgrade) are
 exempt from the guards, as they are from every PostgreSQL control; their
 changes are still recorded.
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'
@@ -171,7 +171,7 @@ def enforcement_sql(conn) -> list[str]:
         sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table, "c": column}).scalar()
         sql.append(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {writers}")
 
-    sql.append(f"""
+    sql.append("""
 CREATE OR REPLACE FUNCTION modelreg_stamp(ts timestamptz) RETURNS text LANGUAGE sql IMMUTABLE
 AS $$ SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$""")
     sql.append(f"""
@@ -180,9 +180,9 @@ AS $$ SELECT document::jsonb FROM policy_version ORDER BY version DESC LIMIT 1 $
     sql.append(f"""
 CREATE OR REPLACE FUNCTION modelreg_policy_version() RETURNS integer LANGUAGE sql STABLE SECURITY DEFINER {path}
 AS $$ SELECT max(version) FROM policy_version $$""")
-    sql.append(f"""
+    sql.append("""
 CREATE OR REPLACE FUNCTION modelreg_test_clock() RETURNS boolean LANGUAGE sql STABLE
-AS $$ SELECT coalesce((modelreg_policy() #>> '{{policy,test_clock}}')::boolean, false) $$""")
+AS $$ SELECT coalesce((modelreg_policy() #>> '{policy,test_clock}')::boolean, false) $$""")
     sql.append(f"""
 CREATE OR REPLACE FUNCTION modelreg_restoring() RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER {path}
 AS $$ SELECT pg_has_role(session_user, 'modelreg_admin', 'USAGE')
@@ -192,7 +192,7 @@ CREATE OR REPLACE FUNCTION modelreg_exempt() RETURNS boolean LANGUAGE sql STABLE
 AS $$ SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)
         OR pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = '{s}.model_version'::regclass), 'MEMBER')
         OR modelreg_restoring() $$""")
-    sql.append(f"""
+    sql.append("""
 CREATE OR REPLACE FUNCTION modelreg_audit_hash(p_seq bigint, p_at text, p_actor text, p_action text, p_target text,
     p_before text, p_after text, p_prev text, p_os_user text, p_policy_version integer) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -403,7 +403,7 @@ def guard_sql(path: str) -> list[str]:
         "CREATE UNLOGGED TABLE IF NOT EXISTS audit_tx (xact text PRIMARY KEY)",
         "REVOKE ALL ON audit_stage, audit_tx FROM PUBLIC",
     ]
-    sql.append(f"""
+    sql.append("""
 CREATE OR REPLACE FUNCTION modelreg_need(p_role text, p_doing text) RETURNS void LANGUAGE plpgsql STABLE AS $$
 BEGIN
   IF NOT pg_has_role(session_user, p_role, 'USAGE') THEN
@@ -455,18 +455,18 @@ END $$""")
     for table, keys in KEYS.items():
         target = TARGET.get(table, "r.model_id || '@' || r.version")
         join = " AND ".join(f"o.{k} = n.{k}" for k in keys)
-        for op in ("insert", "update", "delete"):
-            checks = guard_checks(table, op, join)
-            if op == "insert":
+        for event in ("insert", "update", "delete"):
+            checks = guard_checks(table, event, join)
+            if event == "insert":
                 rows = f"SELECT {target}, 'null', to_jsonb(r)::text FROM n r"
                 ref = "REFERENCING NEW TABLE AS n"
-            elif op == "delete":
+            elif event == "delete":
                 rows = f"SELECT {target}, to_jsonb(r)::text, 'null' FROM o r"
                 ref = "REFERENCING OLD TABLE AS o"
             else:
                 rows = f"SELECT {target.replace('r.', 'n.')}, to_jsonb(o)::text, to_jsonb(n)::text FROM o JOIN n ON {join}"
                 ref = "REFERENCING OLD TABLE AS o NEW TABLE AS n"
-            name = f"modelreg_{op}_{table}"
+            name = f"modelreg_{event}_{table}"
             sql.append(f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER {path} AS $$
 DECLARE
@@ -485,12 +485,12 @@ BEGIN
   IF NOT modelreg_exempt() THEN
 {checks}  END IF;
   INSERT INTO audit_stage (xact, op, tbl, target, before, after)
-  SELECT pg_current_xact_id()::text, '{op}', '{table}', t.* FROM ({rows}) AS t;
+  SELECT pg_current_xact_id()::text, '{event}', '{table}', t.* FROM ({rows}) AS t;
   INSERT INTO audit_tx (xact) VALUES (pg_current_xact_id()::text) ON CONFLICT DO NOTHING;
   RETURN NULL;
 END $$""")
             sql.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-            sql.append(f"CREATE TRIGGER {name} AFTER {op.upper()} ON {table} {ref} FOR EACH STATEMENT "
+            sql.append(f"CREATE TRIGGER {name} AFTER {event.upper()} ON {table} {ref} FOR EACH STATEMENT "
                        f"EXECUTE FUNCTION {name}()")
     for table in KEYS:
         sql.append(f"DROP TRIGGER IF EXISTS modelreg_truncate ON {table}")
@@ -508,15 +508,15 @@ END $$""")
     return sql
 
 
-def guard_checks(table: str, op: str, join: str) -> str:
+def guard_checks(table: str, event: str, join: str) -> str:
     """The plpgsql body that refuses what the acting role may not do (set-based)."""
     stamp = "NOT test_clock AND ({c} < low OR {c} > high)"
-    if op == "delete":
+    if event == "delete":
         return (f"    RAISE EXCEPTION 'modelreg: % may not delete from {table}: registry records are never deleted', me "
                 "USING ERRCODE = '42501';\n")
-    if op == "update" and table not in ("model", "model_version", "advisory"):
+    if event == "update" and table not in ("model", "model_version", "advisory"):
         return f"    RAISE EXCEPTION 'modelreg: {table} records are never changed' USING ERRCODE = '42501';\n"
-    if table == "model_version" and op == "insert":
+    if table == "model_version" and event == "insert":
         return ("    PERFORM modelreg_need('modelreg_operator', 'register model versions');\n"
                 + _fail("n WHERE status NOT IN ('TESTING', 'EXPERIMENTAL') OR registered_by <> me OR approved_at IS NOT NULL "
                         "OR approved_by IS NOT NULL OR default_since IS NOT NULL OR canary_weight IS NOT NULL "
@@ -578,7 +578,7 @@ def guard_checks(table: str, op: str, join: str) -> str:
                  "    PERFORM modelreg_need('modelreg_approver', 'change a rollout or a lifecycle date');\n"
                  "  END IF;\n")
         return body
-    if table == "model" and op == "insert":
+    if table == "model" and event == "insert":
         return "    PERFORM modelreg_need('modelreg_operator', 'register models');\n"
     if table == "model":  # update
         return (_fail(f"o JOIN n ON {join} WHERE (o.provider, o.created_at) IS DISTINCT FROM (n.provider, n.created_at)",
@@ -621,7 +621,7 @@ def guard_checks(table: str, op: str, join: str) -> str:
                 + _fail("n WHERE created_by <> me OR version <> (SELECT max(p.version) FROM policy_version p "
                         "WHERE p.version NOT IN (SELECT version FROM n)) + 1 OR (SELECT count(*) FROM n) <> 1",
                         "a policy version is the next number, created by the role that writes it (%)", "me AS who"))
-    if table == "advisory" and op == "insert":
+    if table == "advisory" and event == "insert":
         return ("    PERFORM modelreg_need('modelreg_operator', 'add security advisories');\n"
                 + _fail("n WHERE created_by <> me OR status <> 'open'",
                         "an advisory is added open, by the role that adds it (%)", "me AS who"))
@@ -632,4 +632,4 @@ def guard_checks(table: str, op: str, join: str) -> str:
                       "advisory % only ever changes from open to withdrawn", "n.advisory_id AS ident")
                 + f"  IF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE o.status <> n.status) THEN\n"
                 "    PERFORM modelreg_need('modelreg_approver', 'withdraw advisories');\n  END IF;\n")
-    raise AssertionError((table, op))
+    raise AssertionError((table, event))
