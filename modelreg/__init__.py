@@ -11,5 +11,6 @@ __all__ = ["Registry", "__version__"]
 def __getattr__(name):
     if name == "Registry":
         from modelreg.registry import Registry
+
         return Registry
     raise AttributeError(f"module 'modelreg' has no attribute {name!r}")

@@ -22,20 +22,39 @@ BROAD_MATCH = 2000  # above this many matches, find pages by walking versions in
 MAX_GLOB = 200
 
 
-def filters(*, provider: str | None = None, capabilities: Iterable[str] = (), status: str | None = None,
-            stage: str | None = None, domain: str | None = None, residency: str | None = None,
-            max_p95: float | None = None, max_cost: float | None = None, model: str | None = None,
-            include_retired: bool = False, statuses: list[str] | None = None) -> dict[str, Any]:
+def filters(
+    *,
+    provider: str | None = None,
+    capabilities: Iterable[str] = (),
+    status: str | None = None,
+    stage: str | None = None,
+    domain: str | None = None,
+    residency: str | None = None,
+    max_p95: float | None = None,
+    max_cost: float | None = None,
+    model: str | None = None,
+    include_retired: bool = False,
+    statuses: list[str] | None = None,
+) -> dict[str, Any]:
     """Validated `find` filters as keyword arguments for `queries.version_query`.
     Provider, capability, domain and residency compare case-insensitively
     (they are stored lower-case)."""
     for value in (max_p95, max_cost):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or value != value or value < 0 or value == float("inf")):
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or value != value
+            or value < 0
+            or value == float("inf")
+        ):
             raise InvalidInput("--max-p95 and --max-cost take non-negative numbers")
     if model is not None:
-        if not isinstance(model, str) or not model or len(model) > MAX_GLOB \
-                or any(c.isspace() or ord(c) < 32 for c in model):
+        if (
+            not isinstance(model, str)
+            or not model
+            or len(model) > MAX_GLOB
+            or any(c.isspace() or ord(c) < 32 for c in model)
+        ):
             raise InvalidInput(f"invalid --model glob {str(model)[:60]!r}")
         model = ascii_lower(model)
 
@@ -45,10 +64,14 @@ def filters(*, provider: str | None = None, capabilities: Iterable[str] = (), st
     return {
         "provider": slug("--provider", provider),
         "capabilities": sorted({str(slug("--capability", c)) for c in capabilities}),
-        "domain": slug("--domain", domain), "residency": slug("--residency", residency),
-        "model": model, "max_p95": max_p95, "max_cost": max_cost,
-        "statuses": statuses if statuses is not None else status_filter(status=status, stage=stage,
-                                                                          include_archived=include_retired),
+        "domain": slug("--domain", domain),
+        "residency": slug("--residency", residency),
+        "model": model,
+        "max_p95": max_p95,
+        "max_cost": max_cost,
+        "statuses": statuses
+        if statuses is not None
+        else status_filter(status=status, stage=stage, include_archived=include_retired),
     }
 
 
@@ -66,8 +89,9 @@ def views(session, rows: list[ModelVersion]) -> list[dict[str, Any]]:
         model_live = live.get(r.model_id, [])
         default = production.production_default(model_live, m.canary_version)
         canary_weight = next((v.canary_weight for v in model_live if v.version == m.canary_version), None)
-        weight = production.rollout_weight(r.version, r.status, m.canary_version, canary_weight,
-                                           default.version if default else None)
+        weight = production.rollout_weight(
+            r.version, r.status, m.canary_version, canary_weight, default.version if default else None
+        )
         out.append(version_view(r, checks[(r.model_id, r.version)], weight=weight, today=ref))
     return out
 
@@ -89,9 +113,12 @@ def version(session, model_id: str, version_text: str) -> dict[str, Any]:
 
     row = queries.version(session, model_id, version_text)
     view = views(session, [row])[0]
-    view["benchmarks"] = [benchmark_summary(r) for r in queries.benchmark_runs(session, model_id, version_text, limit=5)]
+    view["benchmarks"] = [
+        benchmark_summary(r) for r in queries.benchmark_runs(session, model_id, version_text, limit=5)
+    ]
     view["observations"] = [window_view(w) for w in mq.latest_windows(session, model_id, version_text, 24)]
     from modelreg.views import alert_view
+
     view["alerts"] = [alert_view(a) for a in mq.active_alerts(session, model_id, version_text)]
     return view
 
@@ -103,10 +130,14 @@ def model(session, model_id: str) -> dict[str, Any]:
     rows = queries.versions_of(session, model_id)
     default = production.production_default([r for r in rows if r.status in LIVE], m.canary_version)
     return {
-        "model_id": m.model_id, "provider": m.provider, "description": m.description,
-        "owner": m.owner, "created_at": m.created_at,
+        "model_id": m.model_id,
+        "provider": m.provider,
+        "description": m.description,
+        "owner": m.owner,
+        "created_at": m.created_at,
         "fallbacks": json.loads(m.fallbacks),
-        "production_default": default.version if default else None, "canary": m.canary_version,
+        "production_default": default.version if default else None,
+        "canary": m.canary_version,
         "versions": views(session, rows),
     }
 
@@ -120,9 +151,13 @@ def tree(session, *, include_retired: bool = False) -> dict[str, dict[str, list[
     out: dict[str, dict[str, list[dict]]] = {stage: {} for stage in STAGES}
     for row in rows:
         mid, ver, status, retire_on, weight = row
-        entry = {"version": ver, "status": status, "checks_passed": sorted(passed.get((mid, ver), ())),
-                 "canary_weight": weight if canaries.get(mid) == ver else None,
-                 "days_to_retirement": days_until(retire_on, ref) if status == "DEPRECATED" else None}
+        entry = {
+            "version": ver,
+            "status": status,
+            "checks_passed": sorted(passed.get((mid, ver), ())),
+            "canary_weight": weight if canaries.get(mid) == ver else None,
+            "days_to_retirement": days_until(retire_on, ref) if status == "DEPRECATED" else None,
+        }
         out[stage_of(row)].setdefault(mid, []).append(entry)
     if not include_retired:
         out.pop("archived")

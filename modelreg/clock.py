@@ -17,7 +17,9 @@ def parse_instant(text: str, *, what: str = "time") -> datetime:
         else:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"invalid {what} {text!r}: expected ISO 8601, e.g. 2026-03-01 or 2026-03-01T12:00:00Z") from None
+        raise InvalidInput(
+            f"invalid {what} {text!r}: expected ISO 8601, e.g. 2026-03-01 or 2026-03-01T12:00:00Z"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

@@ -27,13 +27,17 @@ SECRET_PARAMS = ("password", "passwd", "pass", "sslpassword", "token", "secret",
 
 
 def xdg_dir(kind: str, environ: Mapping[str, str]) -> Path:
-    var, fallback = {"data": ("XDG_DATA_HOME", ".local/share"), "config": ("XDG_CONFIG_HOME", ".config"),
-                     "cache": ("XDG_CACHE_HOME", ".cache")}[kind]
+    var, fallback = {
+        "data": ("XDG_DATA_HOME", ".local/share"),
+        "config": ("XDG_CONFIG_HOME", ".config"),
+        "cache": ("XDG_CACHE_HOME", ".cache"),
+    }[kind]
     if environ.get(var):
         return Path(environ[var]) / "modelreg"
     if not environ.get("HOME"):
-        raise InvalidInput(f"neither {var} nor HOME is set: say where modelreg keeps its files "
-                           f"(set HOME or {var}, or pass --db URL)")
+        raise InvalidInput(
+            f"neither {var} nor HOME is set: say where modelreg keeps its files (set HOME or {var}, or pass --db URL)"
+        )
     return Path(environ["HOME"]) / fallback / "modelreg"
 
 
@@ -58,7 +62,9 @@ def normalize_actor(name: str) -> str:
     except UnicodeError:
         raise InvalidInput(f"invalid actor {ascii(name)[:40]}: not valid text") from None
     if not canonical or not _ACTOR.match(canonical):
-        raise InvalidInput(f"invalid actor {ascii(name)[:40]}: expected a non-empty name without control characters (max 128)")
+        raise InvalidInput(
+            f"invalid actor {ascii(name)[:40]}: expected a non-empty name without control characters (max 128)"
+        )
     return canonical
 
 
@@ -126,8 +132,10 @@ def read_file(path: Path) -> dict[str, Any]:
 def _check_file(path: Path, data: dict[str, Any]) -> None:
     for key in data:
         if key in ("policy", "alerts"):
-            raise InvalidInput(f"config file {path}: [{key}] is not a client setting: the policy lives in the registry "
-                               "(`modelreg policy show`; an admin changes it with `modelreg policy apply FILE`)")
+            raise InvalidInput(
+                f"config file {path}: [{key}] is not a client setting: the policy lives in the registry "
+                "(`modelreg policy show`; an admin changes it with `modelreg policy apply FILE`)"
+            )
         if key not in ("database", "actor"):
             raise InvalidInput(f"config file {path}: unknown key {key!r} (known: database.url, actor)")
     database = data.get("database", {})
@@ -138,8 +146,13 @@ def _check_file(path: Path, data: dict[str, Any]) -> None:
             raise InvalidInput(f"config file {path}: key {key!r}: expected a non-empty string, got {value!r}")
 
 
-def load_config(*, db: str | None = None, config_path: str | None = None, actor: str | None = None,
-                environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    *,
+    db: str | None = None,
+    config_path: str | None = None,
+    actor: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
     env = os.environ if environ is None else environ
     sources: dict[str, str] = {}
     if config_path:
@@ -162,19 +175,23 @@ def load_config(*, db: str | None = None, config_path: str | None = None, actor:
             return value_in_file, file_src
         return default()
 
-    url, sources["database.url"] = pick(db, "--db", "MODELREG_DB", data.get("database", {}).get("url"),
-                                        lambda: (default_database_url(env), "default"))
+    url, sources["database.url"] = pick(
+        db, "--db", "MODELREG_DB", data.get("database", {}).get("url"), lambda: (default_database_url(env), "default")
+    )
     os_user = login_name()
-    who, sources["actor"] = pick(actor, "--actor", "MODELREG_ACTOR", data.get("actor"),
-                                 lambda: (os_user, "default (login name)"))
+    who, sources["actor"] = pick(
+        actor, "--actor", "MODELREG_ACTOR", data.get("actor"), lambda: (os_user, "default (login name)")
+    )
     return Config(url, path, normalize_actor(who), sources, os_user=os_user)
 
 
 def parse_setting(key: str, text: str) -> str:
     if key not in SETTABLE:
         if key.startswith(("policy.", "alerts.")):
-            raise InvalidInput(f"{key} is not a client setting: the policy lives in the registry "
-                               f"(`modelreg policy set {key.split('.', 1)[1]} VALUE`)")
+            raise InvalidInput(
+                f"{key} is not a client setting: the policy lives in the registry "
+                f"(`modelreg policy set {key.split('.', 1)[1]} VALUE`)"
+            )
         raise InvalidInput(f"unknown setting {key!r} (settable: {', '.join(sorted(SETTABLE))})")
     if not text:
         raise InvalidInput(f"invalid value for {key}: expected a non-empty string")

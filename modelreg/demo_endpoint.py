@@ -12,10 +12,19 @@ import asyncio
 import json
 
 USAGE = {"prompt_tokens": 8, "completion_tokens": 6, "total_tokens": 14}
-COMPLETION = {"id": "demo-1", "object": "chat.completion", "model": "demo",
-              "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the demo endpoint."},
-                           "finish_reason": "stop"}],
-              "usage": USAGE}
+COMPLETION = {
+    "id": "demo-1",
+    "object": "chat.completion",
+    "model": "demo",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello from the demo endpoint."},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": USAGE,
+}
 TOKENS = ["Hello", " from", " the", " demo", " endpoint", "."]
 
 
@@ -43,8 +52,12 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, de
             await asyncio.sleep(delay)
             if not stream:
                 payload = json.dumps(COMPLETION).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(payload)).encode()
+                    + b"\r\n\r\n"
+                    + payload
+                )
                 await writer.drain()
                 continue
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")

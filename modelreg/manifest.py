@@ -24,22 +24,41 @@ PII_CHOICES = ("compliant", "restricted", "none")
 ENDPOINT_KINDS = ("openai-chat", "json")
 
 TOP_KEYS = {
-    "provider": "provider", "modelId": "model_id", "model_id": "model_id", "version": "version",
-    "capabilities": "capabilities", "parameters": "parameters", "performance": "performance",
-    "compliance": "compliance", "endpoint": "endpoint", "endpointKind": "endpoint_kind",
-    "endpoint_kind": "endpoint_kind", "description": "description", "experimental": "experimental",
+    "provider": "provider",
+    "modelId": "model_id",
+    "model_id": "model_id",
+    "version": "version",
+    "capabilities": "capabilities",
+    "parameters": "parameters",
+    "performance": "performance",
+    "compliance": "compliance",
+    "endpoint": "endpoint",
+    "endpointKind": "endpoint_kind",
+    "endpoint_kind": "endpoint_kind",
+    "description": "description",
+    "experimental": "experimental",
 }
 PERFORMANCE_KEYS = {
-    "avgLatency": "avg_latency_ms", "avg_latency": "avg_latency_ms", "avg_latency_ms": "avg_latency_ms",
-    "avgLatencyMs": "avg_latency_ms", "p95Latency": "p95_latency_ms", "p95_latency": "p95_latency_ms",
-    "p95_latency_ms": "p95_latency_ms", "p95LatencyMs": "p95_latency_ms",
-    "costPerRequest": "cost_per_request_usd", "cost_per_request": "cost_per_request_usd",
-    "cost_per_request_usd": "cost_per_request_usd", "costPerRequestUsd": "cost_per_request_usd",
+    "avgLatency": "avg_latency_ms",
+    "avg_latency": "avg_latency_ms",
+    "avg_latency_ms": "avg_latency_ms",
+    "avgLatencyMs": "avg_latency_ms",
+    "p95Latency": "p95_latency_ms",
+    "p95_latency": "p95_latency_ms",
+    "p95_latency_ms": "p95_latency_ms",
+    "p95LatencyMs": "p95_latency_ms",
+    "costPerRequest": "cost_per_request_usd",
+    "cost_per_request": "cost_per_request_usd",
+    "cost_per_request_usd": "cost_per_request_usd",
+    "costPerRequestUsd": "cost_per_request_usd",
 }
 COMPLIANCE_KEYS = {
-    "dataResidency": "data_residency", "data_residency": "data_residency",
-    "piiHandling": "pii_handling", "pii_handling": "pii_handling",
-    "approvedDomains": "approved_domains", "approved_domains": "approved_domains",
+    "dataResidency": "data_residency",
+    "data_residency": "data_residency",
+    "piiHandling": "pii_handling",
+    "pii_handling": "pii_handling",
+    "approvedDomains": "approved_domains",
+    "approved_domains": "approved_domains",
 }
 
 
@@ -165,8 +184,9 @@ def endpoint_identity(url: str) -> str:
     if parts.query:
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         if any(_is_secret_param(k) for k, _ in pairs):
-            parts = parts._replace(query=urlencode([(k, "***" if _is_secret_param(k) else v) for k, v in pairs],
-                                                   safe="*"))
+            parts = parts._replace(
+                query=urlencode([(k, "***" if _is_secret_param(k) else v) for k, v in pairs], safe="*")
+            )
     if parts.username is None and parts.password is None:
         return parts.geturl()
     netloc = parts.hostname or ""
@@ -233,11 +253,21 @@ def _table(where: str, value: Any, aliases: dict[str, str]) -> dict[str, Any]:
 
 
 FLAG_OF = {
-    "modelId": "MODEL_ID", "version": "--version", "provider": "--provider", "capabilities": "--capability",
-    "performance.avgLatency": "--avg-latency", "performance.p95Latency": "--p95-latency",
-    "performance.costPerRequest": "--cost", "parameters": "--param", "compliance.dataResidency": "--residency",
-    "compliance.approvedDomains": "--domain", "compliance.piiHandling": "--pii", "endpoint": "--endpoint",
-    "endpointKind": "--endpoint-kind", "description": "--description", "experimental": "--experimental",
+    "modelId": "MODEL_ID",
+    "version": "--version",
+    "provider": "--provider",
+    "capabilities": "--capability",
+    "performance.avgLatency": "--avg-latency",
+    "performance.p95Latency": "--p95-latency",
+    "performance.costPerRequest": "--cost",
+    "parameters": "--param",
+    "compliance.dataResidency": "--residency",
+    "compliance.approvedDomains": "--domain",
+    "compliance.piiHandling": "--pii",
+    "endpoint": "--endpoint",
+    "endpointKind": "--endpoint-kind",
+    "description": "--description",
+    "experimental": "--experimental",
 }
 
 
@@ -255,18 +285,24 @@ def parse_version_spec(entry: Any, where: str = "manifest", *, flags: bool = Fal
             raise InvalidInput(f"{where}: missing key {camel!r}")
     model_id = check_slug(key("modelId"), data["model_id"], "a model id")
     if not isinstance(data["version"], str):
-        raise InvalidInput(f"{key('version')}: expected a SemVer string such as \"3.0.1\", got {_show(data['version'])}")
+        raise InvalidInput(f'{key("version")}: expected a SemVer string such as "3.0.1", got {_show(data["version"])}')
     try:
         version = str(SemVer.parse(data["version"]))
     except InvalidInput as exc:
         raise InvalidInput(f"{key('version')}: {exc.message}") from None
-    provider = check_slug(key("provider"), ascii_lower(data["provider"]) if isinstance(data["provider"], str)
-                          else data["provider"], "a provider slug")
+    provider = check_slug(
+        key("provider"),
+        ascii_lower(data["provider"]) if isinstance(data["provider"], str) else data["provider"],
+        "a provider slug",
+    )
     capabilities = _slug_list(key("capabilities"), data["capabilities"], non_empty=True)
 
     perf = _table(key("performance"), data["performance"], PERFORMANCE_KEYS)
-    for required, camel in (("avg_latency_ms", "avgLatency"), ("p95_latency_ms", "p95Latency"),
-                            ("cost_per_request_usd", "costPerRequest")):
+    for required, camel in (
+        ("avg_latency_ms", "avgLatency"),
+        ("p95_latency_ms", "p95Latency"),
+        ("cost_per_request_usd", "costPerRequest"),
+    ):
         if required not in perf:
             raise InvalidInput(f"{where}: missing key 'performance.{camel}'")
     avg = _number(key("performance.avgLatency"), perf["avg_latency_ms"], non_negative=True)
@@ -284,15 +320,19 @@ def parse_version_spec(entry: Any, where: str = "manifest", *, flags: bool = Fal
             spec.approved_domains = _slug_list(key("compliance.approvedDomains"), comp["approved_domains"])
         if "pii_handling" in comp:
             if comp["pii_handling"] not in PII_CHOICES:
-                raise InvalidInput(f"{key('compliance.piiHandling')}: expected one of {', '.join(PII_CHOICES)}, "
-                                   f"got {_show(comp['pii_handling'])}")
+                raise InvalidInput(
+                    f"{key('compliance.piiHandling')}: expected one of {', '.join(PII_CHOICES)}, "
+                    f"got {_show(comp['pii_handling'])}"
+                )
             spec.pii_handling = comp["pii_handling"]
     if data.get("endpoint") is not None:
         spec.endpoint = check_endpoint(key("endpoint"), data["endpoint"])
     if data.get("endpoint_kind") is not None:
         if data["endpoint_kind"] not in ENDPOINT_KINDS:
-            raise InvalidInput(f"{key('endpointKind')}: expected one of {', '.join(ENDPOINT_KINDS)}, "
-                               f"got {_show(data['endpoint_kind'])}")
+            raise InvalidInput(
+                f"{key('endpointKind')}: expected one of {', '.join(ENDPOINT_KINDS)}, "
+                f"got {_show(data['endpoint_kind'])}"
+            )
         spec.endpoint_kind = data["endpoint_kind"]
     elif spec.endpoint:
         spec.endpoint_kind = "openai-chat"
@@ -334,22 +374,50 @@ def parse_param_flag(text: str) -> tuple[str, dict[str, Any]]:
     return match["name"], spec
 
 
-def spec_from_flags(*, model_id: str, version: str | None, provider: str | None, capabilities: Sequence[str],
-                    params: Sequence[str] = (), avg_latency_ms: float | None, p95_latency_ms: float | None,
-                    cost_per_request_usd: float | None, residency: Sequence[str] = (), pii: str | None = None,
-                    domains: Sequence[str] = (), endpoint: str | None = None, endpoint_kind: str | None = None,
-                    description: str | None = None, experimental: bool = False) -> VersionSpec:
+def spec_from_flags(
+    *,
+    model_id: str,
+    version: str | None,
+    provider: str | None,
+    capabilities: Sequence[str],
+    params: Sequence[str] = (),
+    avg_latency_ms: float | None,
+    p95_latency_ms: float | None,
+    cost_per_request_usd: float | None,
+    residency: Sequence[str] = (),
+    pii: str | None = None,
+    domains: Sequence[str] = (),
+    endpoint: str | None = None,
+    endpoint_kind: str | None = None,
+    description: str | None = None,
+    experimental: bool = False,
+) -> VersionSpec:
     """`register MODEL --version V ...`: the same typed spec (and the same
     validation, naming the flag) that a manifest entry gives."""
-    missing = [flag for flag, value in (("--version", version), ("--provider", provider),
-               ("--capability", list(capabilities)), ("--avg-latency", avg_latency_ms),
-               ("--p95-latency", p95_latency_ms), ("--cost", cost_per_request_usd)) if value in (None, [])]
+    missing = [
+        flag
+        for flag, value in (
+            ("--version", version),
+            ("--provider", provider),
+            ("--capability", list(capabilities)),
+            ("--avg-latency", avg_latency_ms),
+            ("--p95-latency", p95_latency_ms),
+            ("--cost", cost_per_request_usd),
+        )
+        if value in (None, [])
+    ]
     if missing:
         raise InvalidInput(f"missing {', '.join(missing)}")
     fields: dict[str, Any] = {
-        "model_id": model_id, "version": version, "provider": provider, "capabilities": list(capabilities),
-        "performance": {"avg_latency_ms": avg_latency_ms, "p95_latency_ms": p95_latency_ms,
-                        "cost_per_request_usd": cost_per_request_usd},
+        "model_id": model_id,
+        "version": version,
+        "provider": provider,
+        "capabilities": list(capabilities),
+        "performance": {
+            "avg_latency_ms": avg_latency_ms,
+            "p95_latency_ms": p95_latency_ms,
+            "cost_per_request_usd": cost_per_request_usd,
+        },
         "experimental": experimental,
     }
     parsed_params = [parse_param_flag(p) for p in params]
@@ -420,7 +488,9 @@ def load_manifest_file(path: str) -> list[VersionSpec]:
 
     file = Path(path)
     text = read_text(path, "a TOML or JSON manifest")
-    as_json = file.suffix.lower() == ".json" or (file.suffix.lower() != ".toml" and text.lstrip().startswith(("{", "[")))
+    as_json = file.suffix.lower() == ".json" or (
+        file.suffix.lower() != ".toml" and text.lstrip().startswith(("{", "["))
+    )
     try:
         document = json.loads(text, object_pairs_hook=no_duplicate_keys) if as_json else tomllib.loads(text)
     except DuplicateKey as exc:

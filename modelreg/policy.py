@@ -19,8 +19,16 @@ from modelreg.errors import InvalidInput
 
 SEVERITIES = ("info", "warning", "critical")
 EVENT_TYPES = (
-    "version.registered", "review.recorded", "version.approved", "rollout.changed", "version.rolled_back",
-    "version.deprecated", "deprecation.cancelled", "version.retired", "advisory.added", "advisory.withdrawn",
+    "version.registered",
+    "review.recorded",
+    "version.approved",
+    "rollout.changed",
+    "version.rolled_back",
+    "version.deprecated",
+    "deprecation.cancelled",
+    "version.retired",
+    "advisory.added",
+    "advisory.withdrawn",
     "policy.changed",
 )
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -32,6 +40,7 @@ MAX_DAYS = 36500
 class Webhook:
     """Where alerts (at or above min_severity) and lifecycle events go, signed
     with the key in the environment variable `secret_env` (never stored)."""
+
     url: str
     secret_env: str
     min_severity: str = "warning"
@@ -41,8 +50,12 @@ class Webhook:
         return "*" in self.events or event_type in self.events
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "secret_env": self.secret_env, "min_severity": self.min_severity,
-                "events": list(self.events)}
+        return {
+            "url": self.url,
+            "secret_env": self.secret_env,
+            "min_severity": self.min_severity,
+            "events": list(self.events),
+        }
 
 
 @dataclass(frozen=True)
@@ -63,8 +76,10 @@ class Policy:
     # -- the document form ([policy] + [alerts], as `policy apply` reads it) ----
     def to_document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"policy": {k: _plain(getattr(self, k)) for k in POLICY_KEYS}}
-        doc["alerts"] = {"error_rate_threshold": self.error_rate_threshold,
-                         "webhooks": [w.to_dict() for w in self.webhooks]}
+        doc["alerts"] = {
+            "error_rate_threshold": self.error_rate_threshold,
+            "webhooks": [w.to_dict() for w in self.webhooks],
+        }
         return doc
 
     def canonical(self) -> str:
@@ -89,8 +104,9 @@ class Policy:
         if not isinstance(alerts, dict) or set(alerts) - {"error_rate_threshold", "webhooks"}:
             raise InvalidInput(f"{where}: [alerts] takes error_rate_threshold and [[alerts.webhooks]]")
         if "error_rate_threshold" in alerts:
-            values["error_rate_threshold"] = _check(f"{where}: alerts.error_rate_threshold", "error_rate_threshold",
-                                                    alerts["error_rate_threshold"])
+            values["error_rate_threshold"] = _check(
+                f"{where}: alerts.error_rate_threshold", "error_rate_threshold", alerts["error_rate_threshold"]
+            )
         if "webhooks" in alerts:
             values["webhooks"] = parse_webhooks(alerts["webhooks"], where=f"{where}: alerts.webhooks")
         return cls(**values)
@@ -99,8 +115,9 @@ class Policy:
         """`policy set KEY VALUE`: this policy with one key changed (from text)."""
         name = key.removeprefix("policy.").removeprefix("alerts.")
         if name not in SETTABLE or (key.startswith("alerts.") and name != "error_rate_threshold"):
-            raise InvalidInput(f"unknown policy key {key!r} (settable: {', '.join(SETTABLE)}; "
-                               "webhooks: `modelreg policy apply FILE`)")
+            raise InvalidInput(
+                f"unknown policy key {key!r} (settable: {', '.join(SETTABLE)}; webhooks: `modelreg policy apply FILE`)"
+            )
         return replace(self, **{name: _check(f"policy {key}", name, _from_text(name, text))})
 
     def changes_from(self, other: Policy) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -114,16 +131,27 @@ class Policy:
 
 
 KINDS: dict[str, str] = {
-    "deprecation_notice_days": "days", "required_checks": "checks", "benchmark_max_age_days": "days",
-    "separation_of_duties": "bool", "approvers": "actors", "notice_before_retirement_days": "day-list",
-    "max_error_rate": "fraction", "require_model_card": "bool", "test_clock": "bool",
+    "deprecation_notice_days": "days",
+    "required_checks": "checks",
+    "benchmark_max_age_days": "days",
+    "separation_of_duties": "bool",
+    "approvers": "actors",
+    "notice_before_retirement_days": "day-list",
+    "max_error_rate": "fraction",
+    "require_model_card": "bool",
+    "test_clock": "bool",
     "error_rate_threshold": "fraction",
 }
 POLICY_KEYS = tuple(k for k in KINDS if k != "error_rate_threshold")
 SETTABLE = tuple(KINDS)
-_WANT = {"days": f"whole days from 0 to {MAX_DAYS}", "checks": "a list of check names (slugs)",
-         "bool": "true or false", "actors": "a list of names", "day-list": f"a list of whole days from 1 to {MAX_DAYS}",
-         "fraction": "a number from 0 to 1"}
+_WANT = {
+    "days": f"whole days from 0 to {MAX_DAYS}",
+    "checks": "a list of check names (slugs)",
+    "bool": "true or false",
+    "actors": "a list of names",
+    "day-list": f"a list of whole days from 1 to {MAX_DAYS}",
+    "fraction": "a number from 0 to 1",
+}
 
 
 def _plain(value: Any) -> Any:
@@ -208,19 +236,27 @@ def parse_webhooks(entries: Any, *, where: str = "alerts.webhooks") -> tuple[Web
         if unknown:
             raise InvalidInput(f"{at}: unknown key {unknown[0]!r} (expected url, secret_env, min_severity, events)")
         url = entry.get("url")
-        if not isinstance(url, str) or not re.match(r"^https?://[^\s/?#]+", url) or len(url) > 2048 \
-                or any(c.isspace() or ord(c) < 32 for c in url):
+        if (
+            not isinstance(url, str)
+            or not re.match(r"^https?://[^\s/?#]+", url)
+            or len(url) > 2048
+            or any(c.isspace() or ord(c) < 32 for c in url)
+        ):
             raise InvalidInput(f"{at}.url: expected an http(s) URL")
         secret_env = entry.get("secret_env")
         if not isinstance(secret_env, str) or not _ENV_NAME.match(secret_env):
-            raise InvalidInput(f"{at}.secret_env: expected the name of an environment variable (the key is never stored)")
+            raise InvalidInput(
+                f"{at}.secret_env: expected the name of an environment variable (the key is never stored)"
+            )
         severity = entry.get("min_severity", "warning")
         if severity not in SEVERITIES:
             raise InvalidInput(f"{at}.min_severity: expected one of {', '.join(SEVERITIES)}")
         events = entry.get("events", ["*"])
         if not isinstance(events, list) or not all(e == "*" or e in EVENT_TYPES for e in events):
-            raise InvalidInput(f"{at}.events: expected a list of event types ({', '.join(EVENT_TYPES)}), "
-                               "[\"*\"] for all, or [] for alerts only")
+            raise InvalidInput(
+                f"{at}.events: expected a list of event types ({', '.join(EVENT_TYPES)}), "
+                '["*"] for all, or [] for alerts only'
+            )
         hooks.append(Webhook(url, secret_env, severity, tuple(dict.fromkeys(events))))
     return tuple(hooks)
 

@@ -30,13 +30,20 @@ class Registry:
         self.config = config
 
     @classmethod
-    def open(cls, url: str | None = None, *, config: Config | None = None, actor: str | None = None,
-             config_path: str | None = None) -> Registry:
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        config: Config | None = None,
+        actor: str | None = None,
+        config_path: str | None = None,
+    ) -> Registry:
         """Open the registry with the CLI's precedence (flag > env > config file > default).
         The default database is created on the first write; any other path must exist."""
         cfg = config or load_config(db=url, actor=actor, config_path=config_path)
         if cfg.database_url.lower().startswith(("http://", "https://")):  # a `modelreg serve` API: read-only
             from modelreg.remote import RemoteRegistry
+
             return RemoteRegistry.open(cfg)  # type: ignore[return-value]
         return cls(Database(cfg.database_url, create=cfg.database_is_default), cfg)
 
@@ -54,8 +61,13 @@ class Registry:
         return self.config.actor
 
     def write(self, fn: Callable[[Tx], T], *, dry_run: bool = False) -> T:
-        return self.db.write(fn, actor=self.config.actor, actor_source=self.config.actor_source,
-                             os_user=self.config.os_user, dry_run=dry_run)
+        return self.db.write(
+            fn,
+            actor=self.config.actor,
+            actor_source=self.config.actor_source,
+            os_user=self.config.os_user,
+            dry_run=dry_run,
+        )
 
     def read(self, fn: Callable[[Any], T]) -> T:
         return self.db.run_read(fn)
@@ -102,12 +114,30 @@ class Registry:
     def history(self, model_id: str, version: str | None = None) -> list[dict[str, Any]]:
         return self.read(lambda s: catalog.history(s, model_id, version))
 
-    def resolve(self, *, model: str | None = None, provider: str | None = None, capabilities: Iterable[str] = (),
-                domain: str | None = None, residency: str | None = None, key: str | None = None,
-                prerelease: bool = False) -> routing.Resolution:
+    def resolve(
+        self,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        capabilities: Iterable[str] = (),
+        domain: str | None = None,
+        residency: str | None = None,
+        key: str | None = None,
+        prerelease: bool = False,
+    ) -> routing.Resolution:
         caps = list(capabilities)
-        return self.read(lambda s: routing.resolve(s, model=model, provider=provider, capabilities=caps, domain=domain,
-                                                   residency=residency, key=key, prerelease=prerelease))
+        return self.read(
+            lambda s: routing.resolve(
+                s,
+                model=model,
+                provider=provider,
+                capabilities=caps,
+                domain=domain,
+                residency=residency,
+                key=key,
+                prerelease=prerelease,
+            )
+        )
 
     def get_latest_approved(self, **filters: Any) -> routing.Resolution:
         """The guide's getLatestApproved: the same code path as `resolve`."""
@@ -125,20 +155,24 @@ class Registry:
         """Storage integrity, the audit chain and the stored statuses, each as one line."""
         from modelreg.lifecycle.status import STATUSES
         from modelreg.store import integrity
+
         return integrity.check(self.db, STATUSES)
 
     @staticmethod
     def raise_for_check(report: dict[str, Any]) -> None:
         from modelreg.store import integrity
+
         integrity.raise_for(report)
 
     # -- access (PostgreSQL roles) ------------------------------------------------------
     def access(self, user: str, role: str, *, grant: bool) -> dict[str, Any]:
         from modelreg.store import access
+
         return self.write(lambda tx: access.change(tx, user, role, grant=grant))
 
     def access_list(self) -> list[dict[str, Any]]:
         from modelreg.store import access
+
         return self.read(access.listing)
 
     # -- 2-5 and the lifecycle (modelreg.lifecycle) ------------------------------------
@@ -152,14 +186,34 @@ class Registry:
             if reject:
                 result["status"] = transitions.reject(tx, model_id, version)["status"]
             return result
+
         return self.write(work)
 
-    def record_benchmark(self, target: str, *, endpoint: str, settings: dict, results: dict, passed: bool,
-                         aborted: bool = False, started_at: str | None = None) -> int:
+    def record_benchmark(
+        self,
+        target: str,
+        *,
+        endpoint: str,
+        settings: dict,
+        results: dict,
+        passed: bool,
+        aborted: bool = False,
+        started_at: str | None = None,
+    ) -> int:
         model_id, version = parse_target(target)
-        return self.write(lambda tx: evidence.record_benchmark(
-            tx, model_id, version, endpoint=endpoint, settings=settings, results=results, passed=passed,
-            aborted=aborted, started_at=started_at))["run_id"]
+        return self.write(
+            lambda tx: evidence.record_benchmark(
+                tx,
+                model_id,
+                version,
+                endpoint=endpoint,
+                settings=settings,
+                results=results,
+                passed=passed,
+                aborted=aborted,
+                started_at=started_at,
+            )
+        )["run_id"]
 
     def promote(self, target: str, *, canary: int | None = None, dry_run: bool = False) -> dict:
         """Move M@V one step up; a dry run does the same work and rolls it back
@@ -168,24 +222,35 @@ class Registry:
         plan = self.write(lambda tx: transitions.promote(tx, model_id, version, canary=canary), dry_run=dry_run)
         return {**plan, "dry_run": dry_run, "would_succeed": True}
 
-    def rollout(self, model_id: str, *, set_weight: int | None = None, complete: bool = False,
-                abort: bool = False) -> dict:
+    def rollout(
+        self, model_id: str, *, set_weight: int | None = None, complete: bool = False, abort: bool = False
+    ) -> dict:
         parse_model_id(model_id)
-        return self.write(lambda tx: transitions.rollout(tx, model_id, set_weight=set_weight, complete=complete,
-                                                         abort=abort))
+        return self.write(
+            lambda tx: transitions.rollout(tx, model_id, set_weight=set_weight, complete=complete, abort=abort)
+        )
 
     def rollback(self, model_id: str, *, to: str | None = None) -> dict:
         parse_model_id(model_id)
         version = parse_target(f"{model_id}@{to}")[1] if to is not None else None
         return self.write(lambda tx: transitions.rollback(tx, model_id, to=version))
 
-    def deprecate(self, target: str, *, reason: str, notice_days: int | None = None, retire_on: str | None = None,
-                  replacement: str | None = None) -> dict:
+    def deprecate(
+        self,
+        target: str,
+        *,
+        reason: str,
+        notice_days: int | None = None,
+        retire_on: str | None = None,
+        replacement: str | None = None,
+    ) -> dict:
         model_id, version = parse_target(target)
         rep = parse_target(replacement) if replacement is not None else None
-        return self.write(lambda tx: transitions.deprecate(tx, model_id, version, reason=reason,
-                                                           notice_days=notice_days, retire_on=retire_on,
-                                                           replacement=rep))
+        return self.write(
+            lambda tx: transitions.deprecate(
+                tx, model_id, version, reason=reason, notice_days=notice_days, retire_on=retire_on, replacement=rep
+            )
+        )
 
     def cancel_deprecation(self, target: str) -> dict:
         model_id, version = parse_target(target)
@@ -193,6 +258,7 @@ class Registry:
 
     def sweep(self, *, dry_run: bool = False) -> dict:
         from modelreg.sweep import RetirementSweep
+
         report = self.write(lambda tx: RetirementSweep(tx).run(dry_run=dry_run), dry_run=dry_run)
         if not dry_run:
             self.deliver_pending()
@@ -211,8 +277,15 @@ class Registry:
         return self.read(lambda s: routing.show_fallbacks(s, model_id))
 
     # -- 4. benchmarking a version's endpoint ----------------------------------------------
-    def benchmark(self, target: str, *, endpoint: str | None = None, record: bool = True,
-                  on_progress: Callable | None = None, **options: Any) -> dict[str, Any]:
+    def benchmark(
+        self,
+        target: str,
+        *,
+        endpoint: str | None = None,
+        record: bool = True,
+        on_progress: Callable | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
         """Measure the endpoint (the registered one unless `endpoint`), judge it
         against the version's SLO and record the run. The returned report has
         `slo.passed`; `raise_for_slo(report)` turns a miss into SLOMissed (exit 6)."""
@@ -231,14 +304,25 @@ class Registry:
         started = clock.stamp(clock.now())
         result = run_benchmark(settings, on_progress=on_progress)
         data = result.to_dict()
-        data["slo"] = evaluate_slo(data, row["performance"]["avg_latency_ms"], row["performance"]["p95_latency_ms"],
-                                   settings.max_error_rate)
+        data["slo"] = evaluate_slo(
+            data, row["performance"]["avg_latency_ms"], row["performance"]["p95_latency_ms"], settings.max_error_rate
+        )
         data["run_id"] = None
         data["counts_for_gate"] = False
         if record:
-            recorded = self.write(lambda tx: evidence.record_benchmark(
-                tx, model_id, version, endpoint=url, settings=settings.to_record(), results=data,
-                passed=data["slo"]["passed"], aborted=result.aborted, started_at=started))
+            recorded = self.write(
+                lambda tx: evidence.record_benchmark(
+                    tx,
+                    model_id,
+                    version,
+                    endpoint=url,
+                    settings=settings.to_record(),
+                    results=data,
+                    passed=data["slo"]["passed"],
+                    aborted=result.aborted,
+                    started_at=started,
+                )
+            )
             data["run_id"], data["counts_for_gate"] = recorded["run_id"], recorded["counts_for_gate"]
         return {"run_id": data.pop("run_id"), **data}
 
@@ -254,20 +338,24 @@ class Registry:
 
     def set_policy(self, key: str, value: str) -> dict[str, Any]:
         from modelreg.lifecycle import governance
+
         return self.write(lambda tx: governance.set_policy(tx, tx.policy.with_setting(key, value)))
 
     def apply_policy(self, document: dict[str, Any], *, source: str = "policy file", dry_run: bool = False) -> dict:
         from modelreg.lifecycle import governance
+
         new = Policy.from_document(document, source)
         return self.write(lambda tx: governance.set_policy(tx, new), dry_run=dry_run)
 
     def policy_history(self) -> list[dict[str, Any]]:
         from modelreg.lifecycle import governance
+
         return self.read(governance.history)
 
     # -- monitoring and alerts (modelreg.monitoring) ------------------------------------------
     def ingest_observations(self, text: str, *, fmt: str = "auto", strict: bool = False) -> dict:
         from modelreg.monitoring import ingest
+
         observations, errors = ingest.parse(text, fmt, strict)
         if not observations:  # nothing to look up or write
             return ingest.report(0, 0, 0, errors, [])
@@ -275,80 +363,102 @@ class Registry:
 
     def delete_windows(self, target: str, *, start: str | None = None, end: str | None = None) -> dict:
         from modelreg.monitoring import ingest
+
         model_id, version = parse_target(target)
         return self.write(lambda tx: ingest.delete_windows(tx, model_id, version, start=start, end=end))
 
     def pin_baseline(self, target: str, *, windows: int | None = None) -> dict:
         from modelreg.monitoring import baselines
+
         model_id, version = parse_target(target)
         return self.write(lambda tx: baselines.pin(tx, model_id, version, windows=windows))
 
     def check_alerts(self, *, deliver: bool = True, **delivery: Any) -> dict:
         from modelreg.monitoring import alerting
+
         report = self.write(alerting.check)
-        report["deliveries"] = (self.deliver_pending(**delivery)["alerts"] if deliver
-                                else {"delivered": 0, "failed": 0, "results": []})
+        report["deliveries"] = (
+            self.deliver_pending(**delivery)["alerts"] if deliver else {"delivered": 0, "failed": 0, "results": []}
+        )
         return report
 
     def deliver_pending(self, **delivery: Any) -> dict[str, Any]:
         """Send every pending alert and lifecycle-event webhook (signed, retried, recorded)."""
         from modelreg.monitoring import delivery as deliveries
-        policy = self.policy()
-        return {kind: deliveries.deliver_pending(self.write, policy, events=kind == "events", **delivery)
-                for kind in ("alerts", "events")}
 
-    def list_alerts(self, *, status: str | None = None, severity: str | None = None,
-                    model: str | None = None) -> list[dict]:
+        policy = self.policy()
+        return {
+            kind: deliveries.deliver_pending(self.write, policy, events=kind == "events", **delivery)
+            for kind in ("alerts", "events")
+        }
+
+    def list_alerts(
+        self, *, status: str | None = None, severity: str | None = None, model: str | None = None
+    ) -> list[dict]:
         from modelreg.monitoring import alerting
+
         if model is not None:
             parse_model_id(model)
         return self.read(lambda s: alerting.listing(s, status=status, severity=severity, model=model))
 
     def ack_alert(self, alert_id: Any) -> dict:
         from modelreg.monitoring import alerting
+
         return self.write(lambda tx: alerting.ack(tx, alert_id))
 
     def resolve_alert(self, alert_id: Any) -> dict:
         from modelreg.monitoring import alerting
+
         return self.write(lambda tx: alerting.resolve(tx, alert_id))
 
     def alert_deliveries(self, alert_id: Any | None = None) -> list[dict]:
         from modelreg.monitoring import alerting, delivery
+
         ident = alerting.parse_id(alert_id) if alert_id is not None else None
         return self.read(lambda s: delivery.listing(s, ident))
 
     def add_advisory(self, advisory_id: str, *, model_id: str, affected: str, severity: str, summary: str) -> dict:
         from modelreg.monitoring import advisories
+
         parse_model_id(model_id)
-        return self.write(lambda tx: advisories.add(tx, advisory_id, model_id=model_id, affected=affected,
-                                                    severity=severity, summary=summary))
+        return self.write(
+            lambda tx: advisories.add(
+                tx, advisory_id, model_id=model_id, affected=affected, severity=severity, summary=summary
+            )
+        )
 
     def withdraw_advisory(self, advisory_id: str, *, model_id: str) -> dict:
         from modelreg.monitoring import advisories
+
         parse_model_id(model_id)
         return self.write(lambda tx: advisories.withdraw(tx, advisory_id, model_id=model_id))
 
     def list_advisories(self, *, model_id: str | None = None) -> list[dict]:
         from modelreg.monitoring import advisories
+
         if model_id is not None:
             parse_model_id(model_id)
         return self.read(lambda s: advisories.listing(s, model_id=model_id))
 
     def export_prometheus(self, path: str | None = None) -> str:
         from modelreg.monitoring import metrics
+
         text = self.read(metrics.render)
         if path is not None:
             from modelreg.textfile import write_output
+
             write_output(path, text, mode=0o644)
         return text
 
     # -- lifecycle events ------------------------------------------------------------------------
     def events(self, *, since: int = 0, limit: int | None = 100, target: str | None = None) -> list[dict[str, Any]]:
         from modelreg.monitoring import event_log
+
         return self.read(lambda s: event_log.listing(s, since=since, limit=limit, target=target))
 
     def redeliver_event(self, event_id: Any) -> dict[str, Any]:
         from modelreg.monitoring import event_log
+
         result = self.write(lambda tx: event_log.redeliver(tx, event_id))
         result["deliveries"] = self.deliver_pending()["events"]
         return result
@@ -356,25 +466,31 @@ class Registry:
     # -- registry as code (modelreg.regfile) ---------------------------------------------------
     def export_document(self) -> dict[str, Any]:
         from modelreg.regfile import document
+
         return self.read(document.build_document)
 
     def export_toml(self) -> str:
         from modelreg.regfile import document
+
         return document.to_toml(self.export_document())
 
-    def import_document(self, document: dict, *, dry_run: bool = False, source: str = "document",
-                        validated: bool = False):
+    def import_document(
+        self, document: dict, *, dry_run: bool = False, source: str = "document", validated: bool = False
+    ):
         """Validate a loaded registry document (unless `validated`: it came from
         `regfile.reader`), plan it and apply it in one transaction."""
         from modelreg.regfile import importer, reader
+
         doc = document if validated else reader.parse_document(document, source)
         plan = self.write(lambda tx: importer.apply(tx, doc, dry_run=dry_run), dry_run=dry_run)
         plan.applied = not dry_run
         return plan
 
-    def diff_document(self, document: dict, *, source: str = "document",
-                      validated: bool = False) -> list[dict[str, Any]]:
+    def diff_document(
+        self, document: dict, *, source: str = "document", validated: bool = False
+    ) -> list[dict[str, Any]]:
         from modelreg.regfile import diff, reader
+
         doc = document if validated else reader.parse_document(document, source)
         return diff.diff_documents(doc, self.export_document())
 
@@ -385,4 +501,3 @@ def parse_anchor(text: str) -> tuple[int, str]:
     if not sep or not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise InvalidInput(f"invalid --head {str(text)[:80]!r}: expected SEQ:HASH as printed by `modelreg audit head`")
     return int(seq), digest
-

@@ -30,30 +30,74 @@ PAGING_ATTEMPTS = 3
 
 # Facade methods that change the registry (the rest of the facade that is
 # not implemented here is reads the API does not offer).
-WRITE_METHODS = frozenset({
-    "write", "register", "register_document", "register_many", "review", "promote", "rollout", "rollback",
-    "deprecate", "cancel_deprecation", "sweep", "record_benchmark", "benchmark", "set_fallbacks", "clear_fallbacks",
-    "ingest_observations", "delete_windows", "pin_baseline", "check_alerts", "deliver_pending", "ack_alert",
-    "resolve_alert", "add_advisory", "withdraw_advisory", "import_document", "set_policy", "apply_policy", "access",
-    "redeliver_event",
-})
+WRITE_METHODS = frozenset(
+    {
+        "write",
+        "register",
+        "register_document",
+        "register_many",
+        "review",
+        "promote",
+        "rollout",
+        "rollback",
+        "deprecate",
+        "cancel_deprecation",
+        "sweep",
+        "record_benchmark",
+        "benchmark",
+        "set_fallbacks",
+        "clear_fallbacks",
+        "ingest_observations",
+        "delete_windows",
+        "pin_baseline",
+        "check_alerts",
+        "deliver_pending",
+        "ack_alert",
+        "resolve_alert",
+        "add_advisory",
+        "withdraw_advisory",
+        "import_document",
+        "set_policy",
+        "apply_policy",
+        "access",
+        "redeliver_event",
+    }
+)
 
 # the Registry's reads this API does not offer (a test keeps this list complete)
-NOT_OFFERED = frozenset({
-    "read", "audit_head", "verify_audit", "check_database", "raise_for_check", "access_list", "policy",
-    "policy_history", "list_alerts", "alert_deliveries", "list_advisories", "show_fallbacks", "events",
-    "export_document", "export_toml", "diff_document", "raise_for_slo",
-})
+NOT_OFFERED = frozenset(
+    {
+        "read",
+        "audit_head",
+        "verify_audit",
+        "check_database",
+        "raise_for_check",
+        "access_list",
+        "policy",
+        "policy_history",
+        "list_alerts",
+        "alert_deliveries",
+        "list_advisories",
+        "show_fallbacks",
+        "events",
+        "export_document",
+        "export_toml",
+        "diff_document",
+        "raise_for_slo",
+    }
+)
 
 
 class ReadOnlyRegistry(ModelregError):
     """A write (or a read the HTTP API does not offer) on an HTTP registry: exit 2, bad usage."""
+
     exit_code = ExitCode.INVALID
 
 
 class RemoteRegistry:
-    def __init__(self, url: str, config=None, *, token: str | None = None, consumer: str | None = None,
-                 timeout: float = 10.0):
+    def __init__(
+        self, url: str, config=None, *, token: str | None = None, consumer: str | None = None, timeout: float = 10.0
+    ):
         import httpx
 
         self.url = url.rstrip("/")
@@ -67,8 +111,12 @@ class RemoteRegistry:
 
     @classmethod
     def open(cls, config) -> RemoteRegistry:
-        return cls(config.database_url, config, token=os.environ.get("MODELREG_TOKEN") or None,
-                   consumer=os.environ.get("MODELREG_CONSUMER") or None)
+        return cls(
+            config.database_url,
+            config,
+            token=os.environ.get("MODELREG_TOKEN") or None,
+            consumer=os.environ.get("MODELREG_CONSUMER") or None,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -87,10 +135,14 @@ class RemoteRegistry:
         if name not in WRITE_METHODS and name not in NOT_OFFERED:
             raise AttributeError(name)
         if name in WRITE_METHODS:
-            raise ReadOnlyRegistry(f"{self.url} is a read-only modelreg server: `{name}` needs the registry database "
-                                   "(--db or MODELREG_DB set to sqlite:///... or postgresql+psycopg://...)")
-        raise ReadOnlyRegistry(f"`{name}` is not offered by the modelreg server at {self.url}: open the registry "
-                               "database instead (--db or MODELREG_DB)")
+            raise ReadOnlyRegistry(
+                f"{self.url} is a read-only modelreg server: `{name}` needs the registry database "
+                "(--db or MODELREG_DB set to sqlite:///... or postgresql+psycopg://...)"
+            )
+        raise ReadOnlyRegistry(
+            f"`{name}` is not offered by the modelreg server at {self.url}: open the registry "
+            "database instead (--db or MODELREG_DB)"
+        )
 
     # -- transport -----------------------------------------------------------
     def _get(self, path: str, params: dict[str, Any] | None = None):
@@ -115,7 +167,7 @@ class RemoteRegistry:
             message, parameter = f"HTTP {status} from {self.url}", None
         if parameter and message.startswith(f"query parameter {parameter!r}"):
             # say it the way the command line does: --max-p95, not 'max_p95'
-            message = f"--{parameter.replace('_', '-')}" + message[len(f"query parameter {parameter!r}"):]
+            message = f"--{parameter.replace('_', '-')}" + message[len(f"query parameter {parameter!r}") :]
         if status == 400:
             return InvalidInput(message)
         if status == 404:
@@ -139,17 +191,38 @@ class RemoteRegistry:
         return out
 
     # -- reads ---------------------------------------------------------------
-    def find(self, *, provider=None, capabilities: Iterable[str] = (), status=None, stage=None, domain=None,
-             residency=None, max_p95=None, max_cost=None, model=None, include_retired=False,
-             limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    def find(
+        self,
+        *,
+        provider=None,
+        capabilities: Iterable[str] = (),
+        status=None,
+        stage=None,
+        domain=None,
+        residency=None,
+        max_p95=None,
+        max_cost=None,
+        model=None,
+        include_retired=False,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
         """Versions matching every filter and the total, as Registry.find
         (pages through the API; restarts if the registry changes meanwhile)."""
         if limit is not None and limit < 0:
             raise InvalidInput("--limit takes a non-negative number (0: no limit)")
         wanted = limit or None
-        query = self._query(provider=provider, capability=list(capabilities), status=status, stage=stage,
-                            domain=domain, residency=residency, max_p95=max_p95, max_cost=max_cost, model=model,
-                            include_retired=include_retired)
+        query = self._query(
+            provider=provider,
+            capability=list(capabilities),
+            status=status,
+            stage=stage,
+            domain=domain,
+            residency=residency,
+            max_p95=max_p95,
+            max_cost=max_cost,
+            model=model,
+            include_retired=include_retired,
+        )
         for _ in range(PAGING_ATTEMPTS):
             rows: list[dict[str, Any]] = []
             seq = None
@@ -171,14 +244,31 @@ class RemoteRegistry:
     def find_models(self, **filters: Any) -> list[dict[str, Any]]:
         return self.find(**filters)[0]
 
-    def resolve(self, *, model: str | None = None, provider: str | None = None, capabilities: Iterable[str] = (),
-                domain: str | None = None, residency: str | None = None, key: str | None = None,
-                prerelease: bool = False):
+    def resolve(
+        self,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        capabilities: Iterable[str] = (),
+        domain: str | None = None,
+        residency: str | None = None,
+        key: str | None = None,
+        prerelease: bool = False,
+    ):
         from modelreg.routing import Resolution
 
-        body = self._json("/v1/resolve", self._query(model=model, provider=provider, capability=list(capabilities),
-                                                     domain=domain, residency=residency, key=key,
-                                                     prerelease=prerelease))
+        body = self._json(
+            "/v1/resolve",
+            self._query(
+                model=model,
+                provider=provider,
+                capability=list(capabilities),
+                domain=domain,
+                residency=residency,
+                key=key,
+                prerelease=prerelease,
+            ),
+        )
         return Resolution(**body)
 
     def get_latest_approved(self, **filters: Any):
@@ -210,5 +300,6 @@ class RemoteRegistry:
         text = self._get("/metrics").text
         if path is not None:
             from modelreg.textfile import write_output
+
             write_output(path, text, mode=0o644)
         return text

@@ -42,9 +42,16 @@ class Resolution:
     broken_fallbacks: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "version": self.version, "provider": self.provider,
-                "recommended_parameters": self.recommended_parameters, "fallbacks": self.fallbacks,
-                "deprecation": self.deprecation, "rollout": self.rollout, "broken_fallbacks": self.broken_fallbacks}
+        return {
+            "model_id": self.model_id,
+            "version": self.version,
+            "provider": self.provider,
+            "recommended_parameters": self.recommended_parameters,
+            "fallbacks": self.fallbacks,
+            "deprecation": self.deprecation,
+            "rollout": self.rollout,
+            "broken_fallbacks": self.broken_fallbacks,
+        }
 
     # the guide's camelCase names, for callers porting from its TypeScript
     @property
@@ -62,35 +69,58 @@ def bucket(model_id: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big") % 100
 
 
-def resolve(session, *, model: str | None = None, provider: str | None = None, capabilities: Sequence[str] = (),
-            domain: str | None = None, residency: str | None = None, key: str | None = None,
-            prerelease: bool = False) -> Resolution:
+def resolve(
+    session,
+    *,
+    model: str | None = None,
+    provider: str | None = None,
+    capabilities: Sequence[str] = (),
+    domain: str | None = None,
+    residency: str | None = None,
+    key: str | None = None,
+    prerelease: bool = False,
+) -> Resolution:
     from modelreg.catalog import filters
 
     if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_KEY):
         raise InvalidInput(f"--key: expected 1 to {MAX_KEY} characters")
-    where = filters(provider=provider, capabilities=capabilities, domain=domain, residency=residency, model=model,
-                    statuses=list(RESOLVABLE))
+    where = filters(
+        provider=provider,
+        capabilities=capabilities,
+        domain=domain,
+        residency=residency,
+        model=model,
+        statuses=list(RESOLVABLE),
+    )
     matching: dict[str, list[ModelVersion]] = {}
     for row in session.execute(queries.version_query(**where)).scalars():
         matching.setdefault(row.model_id, []).append(row)
     models = queries.models_by_id(session, matching)
-    approved_models = {mid for mid, rows in queries.versions_of_models(session, matching, [Status.APPROVED.value]).items()
-                       if rows}
+    approved_models = {
+        mid for mid, rows in queries.versions_of_models(session, matching, [Status.APPROVED.value]).items() if rows
+    }
     picks = []
     for model_id, rows in matching.items():
         m = models[model_id]
-        chosen = production.choose(rows, m.canary_version, model_has_approved=model_id in approved_models,
-                                   prerelease=prerelease)
+        chosen = production.choose(
+            rows, m.canary_version, model_has_approved=model_id in approved_models, prerelease=prerelease
+        )
         if chosen is not None:
             picks.append((m, chosen, rows))
     if not picks:
-        what = ", ".join(f"{k}={v}" for k, v in (("model", model), ("provider", provider),
-                                                 ("capabilities", ",".join(capabilities) or None),
-                                                 ("domain", domain), ("residency", residency)) if v)
+        what = ", ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("model", model),
+                ("provider", provider),
+                ("capabilities", ",".join(capabilities) or None),
+                ("domain", domain),
+                ("residency", residency),
+            )
+            if v
+        )
         raise NotFound(f"no approved model matches ({what or 'no filters'})")
-    m, chosen, rows = max(picks, key=lambda p: (p[1].status == Status.APPROVED, p[1].approved_at or "",
-                                                p[1].model_id))
+    m, chosen, rows = max(picks, key=lambda p: (p[1].status == Status.APPROVED, p[1].approved_at or "", p[1].model_id))
     rollout = {"role": "stable", "weight": 100}
     if m.canary_version and chosen.status == Status.APPROVED:
         canary = next((r for r in rows if r.version == m.canary_version), None)
@@ -104,15 +134,25 @@ def resolve(session, *, model: str | None = None, provider: str | None = None, c
             chosen, rollout = canary, {"role": "canary", "weight": weight}
     deprecation = None
     if chosen.status == Status.DEPRECATED:
-        deprecation = {"retire_on": chosen.retire_on, "replacement": chosen.replacement,
-                       "deprecated_at": chosen.deprecated_at}
+        deprecation = {
+            "retire_on": chosen.retire_on,
+            "replacement": chosen.replacement,
+            "deprecated_at": chosen.deprecated_at,
+        }
     params = {name: spec["default"] for name, spec in json.loads(chosen.parameters).items()}
     resolved = fallbacks.chain(session, m)
     targets = {f["target"] for f in resolved}
     broken = [t for t in json.loads(m.fallbacks) if t not in targets]
-    return Resolution(chosen.model_id, chosen.version, chosen.provider, params,
-                      [{"model_id": f["model_id"], "version": f["version"]} for f in resolved],
-                      deprecation, rollout, broken)
+    return Resolution(
+        chosen.model_id,
+        chosen.version,
+        chosen.provider,
+        params,
+        [{"model_id": f["model_id"], "version": f["version"]} for f in resolved],
+        deprecation,
+        rollout,
+        broken,
+    )
 
 
 def show_fallbacks(session, model_id: str) -> dict[str, Any]:
@@ -120,7 +160,11 @@ def show_fallbacks(session, model_id: str) -> dict[str, Any]:
     out = []
     for target in json.loads(m.fallbacks):
         row = fallbacks.resolve_target(session, target)
-        out.append({"target": target, "resolves_to": f"{row.model_id}@{row.version}" if row else None,
-                    "status": row.status if row else None})
+        out.append(
+            {
+                "target": target,
+                "resolves_to": f"{row.model_id}@{row.version}" if row else None,
+                "status": row.status if row else None,
+            }
+        )
     return {"model_id": model_id, "fallbacks": out}
-

@@ -35,10 +35,14 @@ class SemVer:
     @classmethod
     def parse(cls, text: str) -> SemVer:
         if not isinstance(text, str) or len(text) > MAX_LENGTH:
-            raise InvalidInput(f"invalid version {str(text)[:40]!r}: expected Semantic Versioning MAJOR.MINOR.PATCH[-pre][+build], e.g. 3.0.1")
+            raise InvalidInput(
+                f"invalid version {str(text)[:40]!r}: expected Semantic Versioning MAJOR.MINOR.PATCH[-pre][+build], e.g. 3.0.1"
+            )
         match = _SEMVER.match(text)
         if not match:
-            raise InvalidInput(f"invalid version {text!r}: expected Semantic Versioning MAJOR.MINOR.PATCH[-pre][+build], e.g. 3.0.1")
+            raise InvalidInput(
+                f"invalid version {text!r}: expected Semantic Versioning MAJOR.MINOR.PATCH[-pre][+build], e.g. 3.0.1"
+            )
         major, minor, patch, pre, build = match.groups()
         return cls(int(major), int(minor), int(patch), tuple(pre.split(".")) if pre else (), build or "")
 

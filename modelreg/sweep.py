@@ -41,8 +41,9 @@ class RetirementSweep:
             if days_left <= 0:
                 due.append(row)
                 continue
-            crossed = [d for d in thresholds if days_left <= d
-                       and (row.model_id, row.version, row.retire_on, d) not in raised]
+            crossed = [
+                d for d in thresholds if days_left <= d and (row.model_id, row.version, row.retire_on, d) not in raised
+            ]
             # a sweep that missed a threshold raises only the nearest one, and
             # records the ones passed over so they are never raised late
             for d in crossed:
@@ -56,21 +57,47 @@ class RetirementSweep:
         plan = self.plan()
         retired = transitions.retire_due(tx, plan["due"])
         if plan["notices"]:
-            queries.insert_rows(tx.session, RetirementNotice, [
-                {"model_id": n["row"].model_id, "version": n["row"].version, "retire_on": n["row"].retire_on,
-                 "days_before": n["days_before"], "raised_at": tx.now} for n in plan["notices"]])
+            queries.insert_rows(
+                tx.session,
+                RetirementNotice,
+                [
+                    {
+                        "model_id": n["row"].model_id,
+                        "version": n["row"].version,
+                        "retire_on": n["row"].retire_on,
+                        "days_before": n["days_before"],
+                        "raised_at": tx.now,
+                    }
+                    for n in plan["notices"]
+                ],
+            )
             for notice in plan["notices"]:
                 row = notice["row"]
-                tx.audit("retirement.notice", f"{row.model_id}@{row.version}", None,
-                         {"days_before": notice["days_before"], "days_left": notice["days_left"],
-                          "retire_on": row.retire_on})
+                tx.audit(
+                    "retirement.notice",
+                    f"{row.model_id}@{row.version}",
+                    None,
+                    {
+                        "days_before": notice["days_before"],
+                        "days_left": notice["days_left"],
+                        "retire_on": row.retire_on,
+                    },
+                )
         return {
             "as_of": clock.isoformat(clock.parse_instant(tx.now)),
             "dry_run": dry_run,
             "retired": retired,
-            "notices": [{"target": f"{n['row'].model_id}@{n['row'].version}", "days_left": n["days_left"],
-                         "threshold_days": n["days_before"], "retire_on": n["row"].retire_on,
-                         "replacement": n["row"].replacement} for n in plan["notices"] if n["announce"]],
+            "notices": [
+                {
+                    "target": f"{n['row'].model_id}@{n['row'].version}",
+                    "days_left": n["days_left"],
+                    "threshold_days": n["days_before"],
+                    "retire_on": n["row"].retire_on,
+                    "replacement": n["row"].replacement,
+                }
+                for n in plan["notices"]
+                if n["announce"]
+            ],
             "broken_fallbacks": fallbacks.broken(tx.session),
             "unchanged": plan["unchanged"],
         }

@@ -45,7 +45,9 @@ ADVISORY_SEVERITIES = ("low", "medium", "high", "critical")
 def parse_affected(spec: str) -> SpecifierSet:
     """PEP 440 specifier set; InvalidInput naming the problem on a bad spec."""
     if not isinstance(spec, str) or not spec.strip():
-        raise InvalidInput("invalid affected range: empty (expected a PEP 440 specifier set such as '>=3.0.0,<3.0.2'; '>=0' for every version)")
+        raise InvalidInput(
+            "invalid affected range: empty (expected a PEP 440 specifier set such as '>=3.0.0,<3.0.2'; '>=0' for every version)"
+        )
     text = spec.strip()
     try:
         return SpecifierSet(text)
@@ -59,7 +61,9 @@ def parse_affected(spec: str) -> SpecifierSet:
                 hint = f"; did you mean '=={SemVer.parse(text).to_pep440()}'?"
             except InvalidInput:
                 pass
-        raise InvalidInput(f"invalid affected range {spec!r}: expected a PEP 440 specifier set such as '>=3.0.0,<3.0.2'{hint}") from None
+        raise InvalidInput(
+            f"invalid affected range {spec!r}: expected a PEP 440 specifier set such as '>=3.0.0,<3.0.2'{hint}"
+        ) from None
 
 
 def affects(spec: str | SpecifierSet, semver_text: str) -> bool:

@@ -24,8 +24,9 @@ def stage_of(row: Any) -> str:
     """The stage of a stored status; a status the code does not know is damage, not a bug."""
     stage = STAGE_OF.get(row.status)
     if stage is None:
-        raise DatabaseError(f"integrity: {row.model_id}@{row.version} has an unknown status {row.status!r} "
-                            "(run `modelreg db check`)")
+        raise DatabaseError(
+            f"integrity: {row.model_id}@{row.version} has an unknown status {row.status!r} (run `modelreg db check`)"
+        )
     return stage
 
 
@@ -33,8 +34,9 @@ def check_view(c: Any) -> dict[str, Any]:
     return {"result": c.result, "actor": c.actor, "at": c.at, "note": c.note, "evidence": c.evidence}
 
 
-def version_view(row: Any, checks: dict[str, Any] | None = None, *, weight: int = 0,
-                 today: date | None = None) -> dict[str, Any]:
+def version_view(
+    row: Any, checks: dict[str, Any] | None = None, *, weight: int = 0, today: date | None = None
+) -> dict[str, Any]:
     out = {
         "model_id": row.model_id,
         "provider": row.provider,
@@ -75,25 +77,59 @@ def version_view(row: Any, checks: dict[str, Any] | None = None, *, weight: int 
 
 def alert_view(a: Any) -> dict[str, Any]:
     """The stable JSON of an alert (SPEC section 9)."""
-    return {"id": a.id, "kind": a.kind, "severity": a.severity, "status": a.status, "model_id": a.model_id,
-            "version": a.version, "message": a.message, "first_seen": a.first_seen, "last_seen": a.last_seen}
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "severity": a.severity,
+        "status": a.status,
+        "model_id": a.model_id,
+        "version": a.version,
+        "message": a.message,
+        "first_seen": a.first_seen,
+        "last_seen": a.last_seen,
+    }
 
 
 def window_view(r: Any) -> dict[str, Any]:
     """One observation window as shown by `show` (and charted as sparklines)."""
-    return {"window_start": r.window_start, "window_end": r.window_end, "requests": r.requests,
-            "errors": r.errors, "error_rate": (r.errors / r.requests) if r.requests else None,
-            "latency_avg_ms": r.latency_avg_ms, "latency_p95_ms": r.latency_p95_ms, "cost_usd": r.cost_usd}
+    return {
+        "window_start": r.window_start,
+        "window_end": r.window_end,
+        "requests": r.requests,
+        "errors": r.errors,
+        "error_rate": (r.errors / r.requests) if r.requests else None,
+        "latency_avg_ms": r.latency_avg_ms,
+        "latency_p95_ms": r.latency_p95_ms,
+        "cost_usd": r.cost_usd,
+    }
 
 
 def benchmark_summary(run: Any) -> dict[str, Any]:
     results = json.loads(run.results)
-    return {"run_id": run.run_id, "endpoint": run.endpoint, "started_at": run.started_at, "finished_at": run.finished_at,
-            "actor": run.actor, "mode": run.mode, "passed": run.passed, "aborted": run.aborted,
-            "latency_ms": results.get("latency_ms"), "error_rate": results.get("error_rate"),
-            "throughput_rps": results.get("throughput_rps")}
+    return {
+        "run_id": run.run_id,
+        "endpoint": run.endpoint,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "actor": run.actor,
+        "mode": run.mode,
+        "passed": run.passed,
+        "aborted": run.aborted,
+        "latency_ms": results.get("latency_ms"),
+        "error_rate": results.get("error_rate"),
+        "throughput_rps": results.get("throughput_rps"),
+    }
 
 
 def event_view(e: Any) -> dict[str, Any]:
-    return {"seq": e.seq, "at": e.at, "actor": e.actor, "os_user": e.os_user, "action": e.action, "target": e.target,
-            "before": json.loads(e.before), "after": json.loads(e.after), "policy_version": e.policy_version}
+    return {
+        "seq": e.seq,
+        "at": e.at,
+        "actor": e.actor,
+        "os_user": e.os_user,
+        "action": e.action,
+        "target": e.target,
+        "before": json.loads(e.before),
+        "after": json.loads(e.after),
+        "policy_version": e.policy_version,
+    }

@@ -193,7 +193,7 @@ class _HTTPProtocol(asyncio.Protocol):
             self._later(delay, _response(302, b"", extra="Location: /ok\r\n"))
         elif path == "/reset":
             self.transport.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"choi"
+                b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"choi'
             )
             loop.call_later(0.01, self._reset)
         elif path == "/stall":
@@ -279,7 +279,11 @@ class _HTTPProtocol(asyncio.Protocol):
             return b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
 
         def delta(d: dict) -> dict:
-            return {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d, "finish_reason": None}]}
+            return {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": d, "finish_reason": None}],
+            }
 
         start = time.monotonic()
         if comments:
@@ -316,8 +320,14 @@ class _HTTPProtocol(asyncio.Protocol):
             log["itl_ms"].extend((b - a) * 1000.0 for a, b in zip(writes, writes[1:]))
         tail = b""
         if usage:
-            tail += event({"id": "c", "object": "chat.completion.chunk", "choices": [],
-                           "usage": {"prompt_tokens": 7, "completion_tokens": tokens, "total_tokens": 7 + tokens}})
+            tail += event(
+                {
+                    "id": "c",
+                    "object": "chat.completion.chunk",
+                    "choices": [],
+                    "usage": {"prompt_tokens": 7, "completion_tokens": tokens, "total_tokens": 7 + tokens},
+                }
+            )
         if done:
             tail += event(b"[DONE]")
             chunk(tail)
@@ -359,8 +369,12 @@ def gzip_bomb(mib: int) -> bytes:
         crc = 0
         for _ in range(mib):
             crc = zlib.crc32(zeros, crc)
-        _BOMBS[mib] = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + block * mib + b"\x03\x00"
-                       + struct.pack("<II", crc, (mib << 20) & 0xFFFFFFFF))
+        _BOMBS[mib] = (
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+            + block * mib
+            + b"\x03\x00"
+            + struct.pack("<II", crc, (mib << 20) & 0xFFFFFFFF)
+        )
     return _BOMBS[mib]
 
 

@@ -41,6 +41,7 @@ def user_url(url: str, user: str) -> str:
     if not url.startswith("postgresql"):
         return url
     from sqlalchemy.engine import make_url
+
     return make_url(url).set(username=user).render_as_string(hide_password=False)
 
 
@@ -62,6 +63,7 @@ def owner_sql(url: str, sql: str, **params) -> None:
     """Run SQL as the owner of the tables (a DBA; on PostgreSQL exempt from modelreg's
     guards, and recorded by its audit trigger). For test setup shortcuts."""
     from sqlalchemy import create_engine, text
+
     engine = create_engine(user_url(url, "postgres") if url.startswith("postgresql") else url)
     try:
         with engine.begin() as conn:
@@ -74,6 +76,7 @@ def enable_test_clock(url: str, on: bool = True) -> None:
     """Let MODELREG_NOW stamp real writes in this test registry (policy.test_clock),
     without an audit event (the tests count events)."""
     from sqlalchemy import create_engine, text
+
     admin = user_url(url, "postgres") if url.startswith("postgresql") else url
     engine = create_engine(admin)
     try:
@@ -82,11 +85,15 @@ def enable_test_clock(url: str, on: bool = True) -> None:
                 conn.execute(text("SET LOCAL session_replication_role = replica"))
             doc = conn.execute(text("SELECT document FROM policy_version ORDER BY version DESC LIMIT 1")).scalar()
             import json
+
             data = json.loads(doc)
             data["policy"]["test_clock"] = on
-            conn.execute(text("UPDATE policy_version SET document = :d WHERE version = "
-                              "(SELECT max(version) FROM policy_version)"),
-                         {"d": json.dumps(data, sort_keys=True, separators=(",", ":"))})
+            conn.execute(
+                text(
+                    "UPDATE policy_version SET document = :d WHERE version = (SELECT max(version) FROM policy_version)"
+                ),
+                {"d": json.dumps(data, sort_keys=True, separators=(",", ":"))},
+            )
     finally:
         engine.dispose()
 
@@ -95,6 +102,7 @@ def new_registry(url: str, *, test_clock: bool = True) -> str:
     """Create and initialise a registry at `url` (as the owner), the way
     `modelreg db upgrade` does; returns the URL the tests use (alice's on PostgreSQL)."""
     from modelreg.store.database import Database
+
     owner = user_url(url, "postgres") if url.startswith("postgresql") else url
     db = Database(owner, create=True)
     db.upgrade()
@@ -124,6 +132,7 @@ def isolated_env(tmp_path, monkeypatch):
 
 def _pg_admin():
     import psycopg
+
     return psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
 
 
@@ -140,12 +149,14 @@ def settle_pg(url: str, timeout: float = 30.0) -> None:
     """Wait until no other session is connected to this database (a killed
     client's backend finishes its transaction, commit or rollback, first)."""
     import time
+
     name = url.rpartition("/")[2]
     deadline = time.monotonic() + timeout
     with _pg_admin() as conn:
         while time.monotonic() < deadline:
-            if not conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                                (name,)).fetchone():
+            if not conn.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
+            ).fetchone():
                 return
             time.sleep(0.05)
 
@@ -186,6 +197,7 @@ def db_url(backend, tmp_path, monkeypatch):
 @pytest.fixture
 def registry(db_url):
     from modelreg import Registry
+
     reg = Registry.open(db_url)
     yield reg
     reg.close()
@@ -200,6 +212,7 @@ class Result:
     @property
     def json(self):
         import json
+
         return json.loads(self.stdout)
 
 
@@ -213,10 +226,10 @@ def _as_role(args: list[str], env: dict | None) -> tuple[list[str], dict | None]
     i = args.index("--actor")
     actor = args[i + 1]
     pg_user(actor)
-    rest = args[:i] + args[i + 2:]
+    rest = args[:i] + args[i + 2 :]
     if "--db" in rest:
         j = rest.index("--db")
-        rest = rest[:j] + rest[j + 2:]
+        rest = rest[:j] + rest[j + 2 :]
     return ["--db", user_url(url, actor)] + rest, {**(env or {}), "MODELREG_ACTOR": None}
 
 
@@ -252,8 +265,9 @@ def run_cli(*args: str, env: dict | None = None, raw: bool = False) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def run_process(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 120,
-                raw: bool = False) -> Result:
+def run_process(
+    *args: str, env: dict | None = None, input: str | None = None, timeout: float = 120, raw: bool = False
+) -> Result:
     """Run `python -m modelreg` in a subprocess (real exit codes, real stderr)."""
     args_list = [str(a) for a in args]
     if not raw:
@@ -262,8 +276,14 @@ def run_process(*args: str, env: dict | None = None, input: str | None = None, t
     for key, value in (env or {}).items():
         if value is None:
             full_env.pop(key, None)
-    proc = subprocess.run([sys.executable, "-m", "modelreg", *args_list], capture_output=True, text=True,
-                          env=full_env, input=input, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelreg", *args_list],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=input,
+        timeout=timeout,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -276,6 +296,7 @@ def cli(db_url):
 def guide_registry(registry):
     """The guide's three example models registered by alice."""
     from modelreg.manifest import load_manifest_file
+
     registry.register_many(load_manifest_file(str(GUIDE_MANIFEST)))
     return registry
 
@@ -283,6 +304,7 @@ def guide_registry(registry):
 def as_actor(registry, actor: str, roles: tuple[str, ...] = ALL_ROLES):
     """The same database, opened as another person (on PostgreSQL: connected as that login role)."""
     from modelreg import Registry
+
     url = registry.db.url
     if url.startswith("postgresql"):
         pg_user(actor, roles)
@@ -297,8 +319,13 @@ def pass_all_checks(registry, target: str, *, actor: str = "bob") -> None:
         for check in ("evaluation", "security", "compliance"):
             reviewer.review(target, check, True, note="ok")
         registered = reviewer.get_version(*target.split("@"))["endpoint"] or "http://127.0.0.1:9/v1"
-        reviewer.record_benchmark(target, endpoint=registered, settings={"requests": 10},
-                                  results={"latency_ms": {"p50": 100, "p95": 200}, "error_rate": 0.0}, passed=True)
+        reviewer.record_benchmark(
+            target,
+            endpoint=registered,
+            settings={"requests": 10},
+            results={"latency_ms": {"p50": 100, "p95": 200}, "error_rate": 0.0},
+            passed=True,
+        )
     finally:
         reviewer.close()
 

@@ -32,8 +32,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # Text that must never reach a user (spec §8).
-FORBIDDEN = ("database is locked", "locked", "serializ", "deadlock", "could not obtain lock", "traceback",
-             "unexpected error", "40001", "40p01")
+FORBIDDEN = (
+    "database is locked",
+    "locked",
+    "serializ",
+    "deadlock",
+    "could not obtain lock",
+    "traceback",
+    "unexpected error",
+    "40001",
+    "40p01",
+)
 
 # Policy for the mixed load: one required check, so promotions succeed often;
 # no notice period, so deprecated versions are due for the sweep at once.
@@ -56,9 +65,10 @@ def as_role(args: list[str]) -> list[str]:
     if not url.startswith("postgresql") or "--actor" not in args:
         return args
     from sqlalchemy.engine import make_url
+
     i = args.index("--actor")
     role_url = make_url(url).set(username=args[i + 1]).render_as_string(hide_password=False)
-    return ["--db", role_url] + args[:i] + args[i + 2:]
+    return ["--db", role_url] + args[:i] + args[i + 2 :]
 
 
 def run_command(args: list[str]) -> tuple[int, str, str, float]:
@@ -76,6 +86,7 @@ def run_command(args: list[str]) -> tuple[int, str, str, float]:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         except BaseException as exc:  # must never happen: main() funnels everything
             import traceback
+
             err.write("Traceback (escaped main): " + "".join(traceback.format_exception(exc)))
             code = 1
     return code, out.getvalue(), err.getvalue(), time.perf_counter() - started
@@ -92,6 +103,7 @@ def _warm_up() -> None:
     import modelreg.registry
     import modelreg.routing
     import modelreg.sweep  # noqa: F401
+
     if os.environ.get("MODELREG_DB", "").startswith("postgresql"):
         import psycopg  # noqa: F401
 
@@ -124,8 +136,18 @@ class Mixed:
 
     def emit(self, kind: str, args: list[str], *, op_id: str, target: str | None = None) -> tuple[int, str]:
         code, out, err, dt = run_command(["--actor", self.actor, *args])
-        entry = {"worker": self.worker, "actor": self.actor, "op": kind, "op_id": op_id, "target": target,
-                 "args": args, "code": code, "stderr": err[-2000:], "dt": dt, "t": time.time()}
+        entry = {
+            "worker": self.worker,
+            "actor": self.actor,
+            "op": kind,
+            "op_id": op_id,
+            "target": target,
+            "args": args,
+            "code": code,
+            "stderr": err[-2000:],
+            "dt": dt,
+            "t": time.time(),
+        }
         if kind in ("sweep",) and code == 0:
             entry["stdout"] = out
         self.log.write(json.dumps(entry) + "\n")
@@ -133,8 +155,11 @@ class Mixed:
         return code, out
 
     def pick(self, statuses: tuple[str, ...], *, not_mine: bool = False) -> str | None:
-        pool = [t for t, v in self.known.items() if v["status"] in statuses
-                and (not not_mine or v["registered_by"] != self.actor)]
+        pool = [
+            t
+            for t, v in self.known.items()
+            if v["status"] in statuses and (not not_mine or v["registered_by"] != self.actor)
+        ]
         return self.rng.choice(pool) if pool else None
 
     # Rolls that force one kind of operation (see step); each worker opens with a
@@ -149,8 +174,24 @@ class Mixed:
             model = self.rng.choice(MODELS)
             version = f"{self.worker}.{self.seq}.0"
             target = f"{model}@{version}"
-            args = ["register", model, "--version", version, "--provider", "loadtest", "--capability", "chat",
-                    "--avg-latency", "10", "--p95-latency", "20", "--cost", "0", "--description", op_id]
+            args = [
+                "register",
+                model,
+                "--version",
+                version,
+                "--provider",
+                "loadtest",
+                "--capability",
+                "chat",
+                "--avg-latency",
+                "10",
+                "--p95-latency",
+                "20",
+                "--cost",
+                "0",
+                "--description",
+                op_id,
+            ]
             code, _ = self.emit("register", args, op_id=op_id, target=target)
             if code == 0:
                 self.known[target] = {"status": "TESTING", "registered_by": self.actor}
@@ -158,14 +199,32 @@ class Mixed:
             # every worker walks the same sequence: collisions are the point
             target = f"load-dup@1.0.{self.dup_next}"
             self.dup_next += 1
-            args = ["register", "load-dup", "--version", f"1.0.{self.dup_next - 1}", "--provider", "loadtest",
-                    "--capability", "chat", "--avg-latency", "10", "--p95-latency", "20", "--cost", "0"]
+            args = [
+                "register",
+                "load-dup",
+                "--version",
+                f"1.0.{self.dup_next - 1}",
+                "--provider",
+                "loadtest",
+                "--capability",
+                "chat",
+                "--avg-latency",
+                "10",
+                "--p95-latency",
+                "20",
+                "--cost",
+                "0",
+            ]
             self.emit("register.dup", args, op_id=op_id, target=target)
         elif roll < 0.45:
             target = self.pick(("TESTING",))
             if target:
-                self.emit("review", ["review", target, "--check", "evaluation", "--pass", "--note", op_id],
-                          op_id=op_id, target=target)
+                self.emit(
+                    "review",
+                    ["review", target, "--check", "evaluation", "--pass", "--note", op_id],
+                    op_id=op_id,
+                    target=target,
+                )
         elif roll < 0.65:
             target = self.pick(("TESTING",), not_mine=True) or self.pick(("TESTING", "APPROVED"))
             if target:
@@ -173,8 +232,12 @@ class Mixed:
         elif roll < 0.76:
             target = self.pick(("APPROVED",)) or self.pick(("TESTING", "DEPRECATED"))
             if target:
-                self.emit("deprecate", ["deprecate", target, "--reason", op_id, "--notice-days", "0"],
-                          op_id=op_id, target=target)
+                self.emit(
+                    "deprecate",
+                    ["deprecate", target, "--reason", op_id, "--notice-days", "0"],
+                    op_id=op_id,
+                    target=target,
+                )
         elif roll < 0.81:
             target = self.pick(("DEPRECATED",))
             if target:
@@ -187,8 +250,10 @@ class Mixed:
     def refresh(self, op_id: str) -> None:
         code, out = self.emit("find", ["find", "--json", "--limit", "0", "--include-retired"], op_id=op_id)
         if code == 0:
-            self.known = {f"{v['model_id']}@{v['version']}": {"status": v["status"], "registered_by": v["registered_by"]}
-                          for v in json.loads(out)}
+            self.known = {
+                f"{v['model_id']}@{v['version']}": {"status": v["status"], "registered_by": v["registered_by"]}
+                for v in json.loads(out)
+            }
 
     def run(self) -> None:
         deadline = time.monotonic() + self.seconds
@@ -226,14 +291,24 @@ def counter_guard(tmp: Path, workers: int, seconds: float) -> dict:
     for mode in ("deferred", "project"):
         path = tmp / f"guard-{mode}.db"
         make_counter_db(path)
-        procs = spawn("counter", tmp / f"guard-{mode}-sync", workers, tmp / f"guard-{mode}-logs",
-                      extra=["--seconds", str(seconds), "--mode", mode, "--db", str(path)])
+        procs = spawn(
+            "counter",
+            tmp / f"guard-{mode}-sync",
+            workers,
+            tmp / f"guard-{mode}-logs",
+            extra=["--seconds", str(seconds), "--mode", mode, "--db", str(path)],
+        )
         results = release(tmp / f"guard-{mode}-sync", procs)
         rows = read_logs(tmp / f"guard-{mode}-logs")
         final = sqlite3.connect(path).execute("SELECT v FROM counter").fetchone()[0]
-        out[mode] = {"done": sum(r["done"] for r in rows), "errors": sum(r["errors"] for r in rows),
-                     "retries": sum(r["retries"] for r in rows), "messages": [m for r in rows for m in r["messages"]],
-                     "final": final, "worker_failures": [err for code, err in results if code]}
+        out[mode] = {
+            "done": sum(r["done"] for r in rows),
+            "errors": sum(r["errors"] for r in rows),
+            "retries": sum(r["retries"] for r in rows),
+            "messages": [m for r in rows for m in r["messages"]],
+            "final": final,
+            "worker_failures": [err for code, err in results if code],
+        }
     return out
 
 
@@ -247,6 +322,7 @@ def counter(path: str, mode: str, seconds: float, log) -> None:
     if mode == "deferred":
         deadline = time.monotonic() + seconds
         import sqlite3
+
         conn = sqlite3.connect(path, isolation_level=None, timeout=15)
         conn.execute("PRAGMA busy_timeout = 15000")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -275,6 +351,7 @@ def counter(path: str, mode: str, seconds: float, log) -> None:
             verdict = original(exc)
             retries += verdict
             return verdict
+
         dbmod.is_retryable = counting
         db = dbmod.Database(f"sqlite:///{path}")
         deadline = time.monotonic() + seconds
@@ -291,7 +368,10 @@ def counter(path: str, mode: str, seconds: float, log) -> None:
                 errors += 1
                 messages[exc.message] += 1
         db.dispose()
-    log.write(json.dumps({"done": done, "errors": errors, "retries": retries, "messages": dict(messages.most_common(3))}) + "\n")
+    log.write(
+        json.dumps({"done": done, "errors": errors, "retries": retries, "messages": dict(messages.most_common(3))})
+        + "\n"
+    )
 
 
 # -- parent side -------------------------------------------------------------------------------
@@ -318,6 +398,7 @@ class Forked:
                 code = exc.code if isinstance(exc.code, int) else 1
             except BaseException:
                 import traceback
+
                 traceback.print_exc()
             finally:
                 try:
@@ -344,8 +425,17 @@ class Forked:
         return "", self.err_path.read_text() if self.err_path.exists() else ""
 
 
-def spawn(mode: str, sync: Path, count: int, logs: Path, *, extra: list[str] | None = None,
-          per_worker: list[list[str]] | None = None, env: dict | None = None, fork: bool = True) -> list:
+def spawn(
+    mode: str,
+    sync: Path,
+    count: int,
+    logs: Path,
+    *,
+    extra: list[str] | None = None,
+    per_worker: list[list[str]] | None = None,
+    env: dict | None = None,
+    fork: bool = True,
+) -> list:
     """Start `count` workers; they import, report ready, and wait for `release`.
     fork=False starts fresh interpreters (cold imports, as from cron)."""
     sync.mkdir(parents=True, exist_ok=True)
@@ -358,9 +448,15 @@ def spawn(mode: str, sync: Path, count: int, logs: Path, *, extra: list[str] | N
         if fork and not env:
             procs.append(Forked(argv))
         else:
-            procs.append(subprocess.Popen([sys.executable, str(HERE / "load_worker.py"), *argv],
-                                          env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(HERE / "load_worker.py"), *argv],
+                    env={**os.environ, **(env or {})},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
     return procs
 
 
@@ -416,10 +512,21 @@ ALLOWED_CODES = {
     "sweep": {0},
     "find": {0},
 }
-ACTION_OF = {"register": "register", "register.dup": "register", "review": "review", "promote": "promote",
-             "deprecate": "deprecate", "cancel": "deprecate.cancel"}
-REPLAY = {"register": "TESTING", "promote": "APPROVED", "deprecate": "DEPRECATED", "deprecate.cancel": "APPROVED",
-          "retire": "RETIRED"}
+ACTION_OF = {
+    "register": "register",
+    "register.dup": "register",
+    "review": "review",
+    "promote": "promote",
+    "deprecate": "deprecate",
+    "cancel": "deprecate.cancel",
+}
+REPLAY = {
+    "register": "TESTING",
+    "promote": "APPROVED",
+    "deprecate": "DEPRECATED",
+    "deprecate.cancel": "APPROVED",
+    "retire": "RETIRED",
+}
 
 
 def verify_mixed(url: str, entries: list[dict]) -> list[str]:
@@ -453,15 +560,21 @@ def verify_mixed(url: str, entries: list[dict]) -> list[str]:
     engine = create_engine(url)
     with engine.connect() as conn:
         events = conn.execute(text("SELECT seq, action, target, actor, after FROM audit_event ORDER BY seq")).all()
-        versions = {f"{m}@{v}": (status, by) for m, v, status, by in conn.execute(
-            text("SELECT model_id, version, status, registered_by FROM model_version WHERE provider = 'loadtest'"))}
+        versions = {
+            f"{m}@{v}": (status, by)
+            for m, v, status, by in conn.execute(
+                text("SELECT model_id, version, status, registered_by FROM model_version WHERE provider = 'loadtest'")
+            )
+        }
         notes = Counter(n for (n,) in conn.execute(text("SELECT note FROM check_result WHERE note LIKE 'op-%'")))
     engine.dispose()
     load_events = [ev for ev in events if ev.target.split("@")[0] in MODELS + ["load-dup"]]
     actual = Counter((ev.action, ev.target) for ev in load_events)
     for key in sorted(set(expected) | set(actual)):
         if expected[key] != actual[key]:
-            problems.append(f"{key[0]} {key[1]}: {expected[key]} successful command(s) but {actual[key]} audit event(s)")
+            problems.append(
+                f"{key[0]} {key[1]}: {expected[key]} successful command(s) but {actual[key]} audit event(s)"
+            )
 
     # per-command identity: a review's note and a deprecation's reason carry the op id
     reasons = Counter(json.loads(ev.after).get("reason") for ev in load_events if ev.action == "deprecate")
@@ -522,8 +635,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", dest="counter_mode", default="project")
     parser.add_argument("--db")
     argv = list(sys.argv[1:] if argv is None else argv)
-    rest = argv[argv.index("--") + 1:] if "--" in argv else []
-    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    rest = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     args.rest = rest
     sync = Path(args.sync)
     _warm_up()
@@ -545,8 +658,21 @@ def main(argv: list[str] | None = None) -> None:
             commands.append(current)
             for i, command in enumerate(commands):
                 code, out, err, dt = run_command(command)
-                log.write(json.dumps({"worker": args.worker, "op": "once", "op_id": f"once-{args.worker}-{i}",
-                                      "args": command, "code": code, "stdout": out, "stderr": err, "dt": dt}) + "\n")
+                log.write(
+                    json.dumps(
+                        {
+                            "worker": args.worker,
+                            "op": "once",
+                            "op_id": f"once-{args.worker}-{i}",
+                            "args": command,
+                            "code": code,
+                            "stdout": out,
+                            "stderr": err,
+                            "dt": dt,
+                        }
+                    )
+                    + "\n"
+                )
         else:
             counter(args.db, args.counter_mode, args.seconds, log)
 

@@ -46,8 +46,9 @@ class ServerThread:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self.app = create_app(self.registry, **self.options)
-        runner, self.port = await start(self.app, "127.0.0.1", 0, access_log_on=False,
-                                        header_timeout=self.header_timeout, shutdown_timeout=10)
+        runner, self.port = await start(
+            self.app, "127.0.0.1", 0, access_log_on=False, header_timeout=self.header_timeout, shutdown_timeout=10
+        )
         self._ready.set()
         await self._stop.wait()
         await runner.cleanup()
@@ -86,6 +87,7 @@ class ServerThread:
 
     def stats(self) -> dict:
         from modelreg.server.app import stats
+
         return stats(self.app)
 
 
@@ -103,13 +105,18 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
 
 # -- the CLI in a subprocess ----------------------------------------------------
 
+
 class ServeProcess:
     """`modelreg serve --port 0 ...` as a real process; .port once listening."""
 
     def __init__(self, *args: str, env: dict | None = None):
-        self.proc = subprocess.Popen([sys.executable, "-m", "modelreg", "serve", "--port", "0", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "modelreg", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
         self.lines: list[str] = []
         self.port: int | None = None
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -128,6 +135,7 @@ class ServeProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"serve exited {self.proc.returncode}: {self.lines}")
             return None
+
         self.port, _ = wait_until(listening, timeout)
         return self.port
 
@@ -167,8 +175,12 @@ class SqliteLock:
         self.proc: subprocess.Popen | None = None
 
     def take(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", SHM_LOCKER, f"{self.path}-shm"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SHM_LOCKER, f"{self.path}-shm"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout.readline().strip() == "LOCKED"
 
     def release(self) -> None:
@@ -181,6 +193,7 @@ class SqliteLock:
 
 def _pg(url: str):
     import psycopg
+
     return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
 
 
@@ -212,6 +225,7 @@ class PgOutage:
         self.url = url
         self.name = url.rpartition("/")[2]
         from conftest import user_url
+
         self.admin_url = user_url(url, "postgres").rpartition("/")[0] + "/postgres"  # the superuser
 
     def begin(self) -> None:
@@ -235,6 +249,7 @@ def get(srv, path: str, **kwargs) -> httpx.Response:
 
 # -- the OpenAPI document as a test oracle ----------------------------------------------
 
+
 class OpenApiCheck:
     """Validates real responses against /v1/openapi.json (jsonschema, JSON
     Schema 2020-12 as OpenAPI 3.1 uses it) and remembers what it saw."""
@@ -248,14 +263,16 @@ class OpenApiCheck:
 
         validate(document)  # a valid OpenAPI 3.1 document in the first place
         self.doc = document
-        self.registry = Registry().with_resource(self.BASE, Resource.from_contents(
-            document, default_specification=DRAFT202012))
+        self.registry = Registry().with_resource(
+            self.BASE, Resource.from_contents(document, default_specification=DRAFT202012)
+        )
         self.templates = [(re.compile("^" + re.sub(r"\{[^}/]+\}", "[^/]+", p) + "$"), p) for p in document["paths"]]
         self.seen: set[tuple[str, int]] = set()
 
     @staticmethod
     def _pointer(*parts: str) -> str:
         from urllib.parse import quote
+
         escaped = "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
         return quote("/" + escaped, safe="/~")
 

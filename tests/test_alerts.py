@@ -25,11 +25,28 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def window(hour: int, *, model="ms-advanced-reasoning", version="3.0.1", requests=1200, errors=3, avg=640.0,
-           p95=980.0, sample=None) -> dict:
-    row = {"model": model, "version": version, "window_start": iso(T0 + timedelta(hours=hour)),
-           "window_end": iso(T0 + timedelta(hours=hour + 1)), "requests": requests, "errors": errors,
-           "latency_avg_ms": avg, "latency_p95_ms": p95, "cost_usd": 31.2}
+def window(
+    hour: int,
+    *,
+    model="ms-advanced-reasoning",
+    version="3.0.1",
+    requests=1200,
+    errors=3,
+    avg=640.0,
+    p95=980.0,
+    sample=None,
+) -> dict:
+    row = {
+        "model": model,
+        "version": version,
+        "window_start": iso(T0 + timedelta(hours=hour)),
+        "window_end": iso(T0 + timedelta(hours=hour + 1)),
+        "requests": requests,
+        "errors": errors,
+        "latency_avg_ms": avg,
+        "latency_p95_ms": p95,
+        "cost_usd": 31.2,
+    }
     if sample is not None:
         row["sample"] = sample
     return row
@@ -42,10 +59,16 @@ def day_of_windows(*, regress_last_hour: bool, seed: int = 7) -> list[dict]:
     for hour in range(24):
         last = hour == 23 and regress_last_hour
         shift = 2.0 if last else 0.0
-        rows.append(window(hour, requests=1200 + rnd.randint(-40, 40), errors=rnd.randint(0, 5),
-                           avg=900.0 if last else 640.0 + rnd.uniform(-20, 20),
-                           p95=1900.0 if last else 980.0 + rnd.uniform(-30, 30),
-                           sample=[round(rnd.gauss(shift, 1.0), 4) for _ in range(500)]))
+        rows.append(
+            window(
+                hour,
+                requests=1200 + rnd.randint(-40, 40),
+                errors=rnd.randint(0, 5),
+                avg=900.0 if last else 640.0 + rnd.uniform(-20, 20),
+                p95=1900.0 if last else 980.0 + rnd.uniform(-30, 30),
+                sample=[round(rnd.gauss(shift, 1.0), 4) for _ in range(500)],
+            )
+        )
     return rows
 
 
@@ -61,8 +84,10 @@ def approved_at(registry, monkeypatch, target: str, when: datetime) -> None:
 
 def webhook_config(tmp_path, monkeypatch, *urls: str, min_severity: str = "warning") -> None:
     """Alert webhooks in the registry's policy (alerts only: no lifecycle events)."""
-    hooks = "".join(f'[[alerts.webhooks]]\nurl = "{u}"\nsecret_env = "HOOK_SECRET"\nmin_severity = "{min_severity}"\n'
-                    'events = []\n' for u in urls)
+    hooks = "".join(
+        f'[[alerts.webhooks]]\nurl = "{u}"\nsecret_env = "HOOK_SECRET"\nmin_severity = "{min_severity}"\nevents = []\n'
+        for u in urls
+    )
     policy = tmp_path / "policy.toml"
     policy.write_text("[policy]\ntest_clock = true\n" + hooks)
     r = run_cli("policy", "apply", policy)
@@ -96,7 +121,9 @@ def parse_prometheus(text: str) -> dict[str, list[tuple[dict, float]]]:
 # ================================================================ the issue's "Done when"
 
 
-def test_a_day_that_regresses_and_drifts_raises_exactly_the_expected_alerts_once(guide_registry, cli, tmp_path, monkeypatch):
+def test_a_day_that_regresses_and_drifts_raises_exactly_the_expected_alerts_once(
+    guide_registry, cli, tmp_path, monkeypatch
+):
     approved_at(guide_registry, monkeypatch, ADV, T0 - timedelta(hours=1))
     monkeypatch.setenv("MODELREG_NOW", iso(T0 + timedelta(hours=25)))
     with WebhookReceiver(secret=SECRET) as good, WebhookReceiver(secret=SECRET, script=[500] * 6 + [200]) as flaky:
@@ -112,8 +139,10 @@ def test_a_day_that_regresses_and_drifts_raises_exactly_the_expected_alerts_once
         assert r.exit_code == 0, r.stderr
         report = r.json
         raised = {(a["kind"], a["severity"], a["model_id"], a["version"]) for a in report["raised"]}
-        assert raised == {("latency", "critical", "ms-advanced-reasoning", "3.0.1"),
-                          ("drift", "critical", "ms-advanced-reasoning", "3.0.1")}
+        assert raised == {
+            ("latency", "critical", "ms-advanced-reasoning", "3.0.1"),
+            ("drift", "critical", "ms-advanced-reasoning", "3.0.1"),
+        }
         assert "p95 1900 ms > SLO 1200 ms" in next(a["message"] for a in report["raised"] if a["kind"] == "latency")
         # delivered, signed: the receiver checked each HMAC over the raw body itself
         assert len(good.requests) == 2 and all(q.signature_ok for q in good.requests)
@@ -141,9 +170,21 @@ def test_a_day_that_regresses_and_drifts_raises_exactly_the_expected_alerts_once
 
     listed = cli("alerts", "list", "--json").json
     assert len(listed) == 2
-    assert set(listed[0]) == {"id", "kind", "severity", "status", "model_id", "version", "message", "first_seen", "last_seen"}
+    assert set(listed[0]) == {
+        "id",
+        "kind",
+        "severity",
+        "status",
+        "model_id",
+        "version",
+        "message",
+        "first_seen",
+        "last_seen",
+    }
     csv_lines = cli("alerts", "list", "--csv").stdout.splitlines()
-    assert csv_lines[0] == "id,kind,severity,status,model_id,version,message,first_seen,last_seen" and len(csv_lines) == 3
+    assert (
+        csv_lines[0] == "id,kind,severity,status,model_id,version,message,first_seen,last_seen" and len(csv_lines) == 3
+    )
     assert cli("alerts", "check", "--no-deliver", "--fail-on", "critical").exit_code == 6
     assert cli("alerts", "check", "--no-deliver", "--fail-on", "bogus").exit_code == 2
 
@@ -232,12 +273,32 @@ def test_error_rate_and_usage_anomaly_raise_and_clear(guide_registry, cli, monke
 def test_advisory_flags_3_0_1_not_3_0_2_and_blocks_promotion(guide_registry, cli, monkeypatch):
     reg = guide_registry
     for version in ("3.0.0", "3.0.2"):
-        reg.register({"provider": "mindstudio", "modelId": "ms-advanced-reasoning", "version": version,
-                      "capabilities": ["text-generation"],
-                      "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 850, "p95Latency": 1200, "costPerRequest": 0.03}})
+        reg.register(
+            {
+                "provider": "mindstudio",
+                "modelId": "ms-advanced-reasoning",
+                "version": version,
+                "capabilities": ["text-generation"],
+                "endpoint": "http://127.0.0.1:9/v1",
+                "performance": {"avgLatency": 850, "p95Latency": 1200, "costPerRequest": 0.03},
+            }
+        )
     approve(reg, "ms-advanced-reasoning@3.0.0")
-    r = cli("alerts", "advisory", "add", "CVE-2026-1234", "--model", "ms-advanced-reasoning",
-            "--affected", ">=3.0.0,<3.0.2", "--severity", "high", "--summary", "prompt injection", "--json")
+    r = cli(
+        "alerts",
+        "advisory",
+        "add",
+        "CVE-2026-1234",
+        "--model",
+        "ms-advanced-reasoning",
+        "--affected",
+        ">=3.0.0,<3.0.2",
+        "--severity",
+        "high",
+        "--summary",
+        "prompt injection",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     assert [v["version"] for v in r.json["affected_versions"]] == ["3.0.0", "3.0.1"]
     # the promotion gate: 3.0.1 is refused (exit 5, naming the advisory), 3.0.2 goes through
@@ -258,12 +319,19 @@ def test_advisory_flags_3_0_1_not_3_0_2_and_blocks_promotion(guide_registry, cli
     assert cli(*base, "--model", "no-such-model", "--affected", ">=1").exit_code == 3
     r = cli(*base, "--model", "ms-standard", "--affected", "3.0.1")
     assert r.exit_code == 2 and "==3.0.1" in r.stderr
-    assert cli(*base[:4], "--severity", "dire", "--summary", "x", "--model", "ms-standard", "--affected", ">=1").exit_code == 2
+    assert (
+        cli(*base[:4], "--severity", "dire", "--summary", "x", "--model", "ms-standard", "--affected", ">=1").exit_code
+        == 2
+    )
     # withdrawn: promotion unblocked, the security alerts resolve
     r = cli("alerts", "advisory", "withdraw", "CVE-2026-1234", "--model", "ms-advanced-reasoning")
     assert r.exit_code == 5 and "separation_of_duties" in r.stderr  # alice registered the version it blocks
-    assert cli("--actor", "bob", "alerts", "advisory", "withdraw", "CVE-2026-1234", "--model",
-               "ms-advanced-reasoning").exit_code == 0
+    assert (
+        cli(
+            "--actor", "bob", "alerts", "advisory", "withdraw", "CVE-2026-1234", "--model", "ms-advanced-reasoning"
+        ).exit_code
+        == 0
+    )
     assert {a["version"] for a in reg.check_alerts()["resolved"]} == {"3.0.0", "3.0.1"}
     assert cli("--actor", "bob", "promote", ADV).exit_code == 0
 
@@ -272,8 +340,16 @@ def test_advisory_flags_3_0_1_not_3_0_2_and_blocks_promotion(guide_registry, cli
 
 
 def test_bad_lines_are_reported_and_skipped_strict_keeps_nothing(guide_registry, cli, tmp_path):
-    rows = [window(0), "{not json", window(1, model="no-such-model"), window(2, version="9.9.9"),
-            window(3, errors=5000), window(4, requests=-1), "", window(5, requests=2**40)]
+    rows = [
+        window(0),
+        "{not json",
+        window(1, model="no-such-model"),
+        window(2, version="9.9.9"),
+        window(3, errors=5000),
+        window(4, requests=-1),
+        "",
+        window(5, requests=2**40),
+    ]
     path = write_jsonl(tmp_path / "mixed.jsonl", rows)
     r = cli("alerts", "ingest", path, "--strict")
     assert r.exit_code == 2 and "nothing kept" in r.stderr and "line 2" in r.stderr
@@ -293,8 +369,10 @@ def test_bad_lines_are_reported_and_skipped_strict_keeps_nothing(guide_registry,
     assert cli("alerts", "ingest", only_bad).exit_code == 2
     # CSV, and a corrected window replaces the stored one instead of adding to it
     csv_path = tmp_path / "w.csv"
-    csv_path.write_text("model,version,window_start,window_end,requests,errors,latency_avg_ms,latency_p95_ms\n"
-                        f"ms-advanced-reasoning,3.0.1,{iso(T0)},{iso(T0 + timedelta(hours=1))},1300,3,640,980\n")
+    csv_path.write_text(
+        "model,version,window_start,window_end,requests,errors,latency_avg_ms,latency_p95_ms\n"
+        f"ms-advanced-reasoning,3.0.1,{iso(T0)},{iso(T0 + timedelta(hours=1))},1300,3,640,980\n"
+    )
     r = cli("alerts", "ingest", csv_path, "--json")
     assert r.exit_code == 0 and r.json["updated"] == 1 and r.json["kept"] == 0
     assert cli("alerts", "ingest", tmp_path / "missing.jsonl").exit_code == 2
@@ -320,6 +398,7 @@ def test_lifecycle_notices_and_broken_fallbacks_raise_alerts(guide_registry, cli
     reg.set_fallbacks("ms-advanced-reasoning", ["ms-standard"])
     reg.deprecate("ms-standard@2.0.0", reason="old", notice_days=90)
     from datetime import date
+
     monkeypatch.setenv("MODELREG_NOW", (date.today() + timedelta(days=85)).isoformat())
     reg.sweep()
     raised = {a["dedup_key"] if "dedup_key" in a else a["kind"]: a for a in reg.check_alerts()["raised"]}
@@ -340,6 +419,7 @@ def test_escalation_reopens_an_acked_alert_and_notifies_by_min_severity(guide_re
     with WebhookReceiver(secret=SECRET) as critical_only:
         webhook_config(tmp_path, monkeypatch, critical_only.url, min_severity="critical")
         from modelreg import Registry
+
         reg = Registry.open(reg.db.url)  # picks up the webhook config
         try:
             reg.ingest_observations(json.dumps(window(0, p95=1300)))  # above SLO 1200: warning
@@ -348,8 +428,9 @@ def test_escalation_reopens_an_acked_alert_and_notifies_by_min_severity(guide_re
             reg.ack_alert(alert["id"])
             reg.ingest_observations(json.dumps(window(1, p95=2000)))  # above 1.5x: critical
             report = reg.check_alerts()
-            assert report["raised"] == [] and [(a["id"], a["severity"], a["status"]) for a in report["updated"]] == \
-                [(alert["id"], "critical", "open")]
+            assert report["raised"] == [] and [(a["id"], a["severity"], a["status"]) for a in report["updated"]] == [
+                (alert["id"], "critical", "open")
+            ]
             assert len(critical_only.requests) == 1 and critical_only.requests[0].signature_ok
             # a missing secret is never sent unsigned; the failure names the variable, not a value
             monkeypatch.delenv("HOOK_SECRET")

@@ -155,7 +155,7 @@ def test_csv_good_and_bad_rows():
         CSV_HEADER
         + "m,1.0.0,2026-03-01T10:00:00Z,2026-03-01T11:00:00Z,100,1,50,90,0.5,0.1;0.2;0.3\n"
         + "\n"
-        + "m,1.0.0,2026-03-01T11:00:00Z,2026-03-01T12:00:00Z,100,1,50,90,,\"1 2  3\"\n"
+        + 'm,1.0.0,2026-03-01T11:00:00Z,2026-03-01T12:00:00Z,100,1,50,90,,"1 2  3"\n'
         + "m,1.0.0,2026-03-01T12:00:00Z,2026-03-01T13:00:00Z,many,1,50,90,,\n"
         + "m,1.0.0,2026-03-01T13:00:00Z\n"
         + "m,1.0.0,2026-03-01T14:00:00Z,2026-03-01T15:00:00Z,100,1,50,90,nan,\n"
@@ -163,7 +163,11 @@ def test_csv_good_and_bad_rows():
     good, bad = parse_observations(text)
     assert [o.sample for o in good] == [[0.1, 0.2, 0.3], [1.0, 2.0, 3.0]]
     assert good[1].cost_usd is None
-    assert [(e.line, e.message.split(":")[0]) for e in bad] == [(5, "requests"), (6, "expected 10 fields as in the header, got 3"), (7, "cost_usd")]
+    assert [(e.line, e.message.split(":")[0]) for e in bad] == [
+        (5, "requests"),
+        (6, "expected 10 fields as in the header, got 3"),
+        (7, "cost_usd"),
+    ]
     assert parse_observations(text, fmt="csv") == (good, bad)
 
 
@@ -212,7 +216,23 @@ def test_garbage_records_never_raise(fields):
 
 csv_cells = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["1", "-1", "1e400", "nan", "inf", "1.5", "9" * 5000, "2026-03-01", "0001-01-01T00:00:00+01:00", "1.0.0", "m", '"', "1;2 x"]),
+    st.sampled_from(
+        [
+            "1",
+            "-1",
+            "1e400",
+            "nan",
+            "inf",
+            "1.5",
+            "9" * 5000,
+            "2026-03-01",
+            "0001-01-01T00:00:00+01:00",
+            "1.0.0",
+            "m",
+            '"',
+            "1;2 x",
+        ]
+    ),
 )
 
 
@@ -448,7 +468,7 @@ def test_sign_and_verify():
 # ======================================================================= prometheus
 
 SAMPLE_LINE = re.compile(
-    r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)'
+    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)"
     r'\{(?P<labels>(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\}'
     r" (?P<value>[-+]?(?:\d+(?:\.\d*)?(?:e[-+]?\d+)?|Inf|NaN))$"
 )
@@ -488,10 +508,26 @@ def parse_exposition(text: str):
 
 def test_prometheus_render_round_trips():
     rows = [
-        {"model_id": "m", "version": "1.10.0", "status": "APPROVED", "latency_avg_ms": 640.5, "latency_p95_ms": 980,
-         "error_rate": 0.0025, "drift_psi": 0.04, "open_alerts": {"warning": 2, "critical": 1}},
-        {"model_id": "m", "version": "1.2.0", "status": "DEPRECATED", "latency_avg_ms": None, "latency_p95_ms": None,
-         "error_rate": None, "drift_psi": None, "open_alerts": {}},
+        {
+            "model_id": "m",
+            "version": "1.10.0",
+            "status": "APPROVED",
+            "latency_avg_ms": 640.5,
+            "latency_p95_ms": 980,
+            "error_rate": 0.0025,
+            "drift_psi": 0.04,
+            "open_alerts": {"warning": 2, "critical": 1},
+        },
+        {
+            "model_id": "m",
+            "version": "1.2.0",
+            "status": "DEPRECATED",
+            "latency_avg_ms": None,
+            "latency_p95_ms": None,
+            "error_rate": None,
+            "drift_psi": None,
+            "open_alerts": {},
+        },
         {"model_id": 'we"ird\\id\nx', "version": "2.0.0-rc.1", "status": "TESTING", "drift_psi": float("inf")},
     ]
     text = prometheus.render(rows)
@@ -506,7 +542,7 @@ def test_prometheus_render_round_trips():
     assert samples[("modelreg_drift_psi", (("model_id", 'we"ird\\id\nx'), ("version", "2.0.0-rc.1")))] == math.inf
     assert ("modelreg_observed_latency_avg_ms", (("model_id", "m"), ("version", "1.2.0"))) not in samples
     # SemVer order within a model: 1.2.0 before 1.10.0
-    lines = [line for line in text.splitlines() if line.startswith("modelreg_version_status{model_id=\"m\"")]
+    lines = [line for line in text.splitlines() if line.startswith('modelreg_version_status{model_id="m"')]
     assert "1.2.0" in lines[0] and "1.10.0" in lines[1]
 
 
@@ -536,8 +572,18 @@ def test_write_atomic(tmp_path):
 
 SECRET = "canary-7f3a9c1e-do-not-leak"
 ENV = {"MODELREG_WEBHOOK_SECRET": SECRET}
-PAYLOAD = {"event": "alert", "alert": {"id": 7, "kind": "latency", "severity": "critical", "model_id": "m",
-                                       "version": "1.0.0", "message": "slow ✓", "first_seen": T0}}
+PAYLOAD = {
+    "event": "alert",
+    "alert": {
+        "id": 7,
+        "kind": "latency",
+        "severity": "critical",
+        "model_id": "m",
+        "version": "1.0.0",
+        "message": "slow ✓",
+        "first_seen": T0,
+    },
+}
 
 
 def target(url, min_severity="warning"):
@@ -558,7 +604,9 @@ def test_webhook_delivers_signed_compact_sorted_json():
     assert signing.verify(req.body, SECRET, req.headers["X-Modelreg-Signature"])
     assert req.headers["Content-Type"] == "application/json"
     assert abs(int(req.headers["X-Modelreg-Timestamp"]) - time.time()) < 60
-    assert req.body == json.dumps(json.loads(req.body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert (
+        req.body == json.dumps(json.loads(req.body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    )
     assert json.loads(req.body)["alert"]["first_seen"] == "2026-03-01T10:00:00Z"
     assert SECRET.encode() not in req.body
 
@@ -668,5 +716,7 @@ def test_pure_monitoring_modules_import_no_cli_or_database_modules():
         "bad = [m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'sqlmodel', 'sqlalchemy', 'httpx')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__))
+    )
     assert result.returncode == 0, result.stdout + result.stderr

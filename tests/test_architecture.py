@@ -21,12 +21,35 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "modelreg"
 FLOORS = [
-    ("base", ("modelreg.errors", "modelreg.clock", "modelreg.semver", "modelreg.version_ranges", "modelreg.config",
-              "modelreg.policy", "modelreg.manifest", "modelreg.targets", "modelreg.textfile", "modelreg.examples")),
+    (
+        "base",
+        (
+            "modelreg.errors",
+            "modelreg.clock",
+            "modelreg.semver",
+            "modelreg.version_ranges",
+            "modelreg.config",
+            "modelreg.policy",
+            "modelreg.manifest",
+            "modelreg.targets",
+            "modelreg.textfile",
+            "modelreg.examples",
+        ),
+    ),
     ("store", ("modelreg.store",)),
     ("lifecycle", ("modelreg.lifecycle",)),
-    ("features", ("modelreg.catalog", "modelreg.views", "modelreg.routing", "modelreg.sweep", "modelreg.monitoring",
-                  "modelreg.regfile", "modelreg.bench")),
+    (
+        "features",
+        (
+            "modelreg.catalog",
+            "modelreg.views",
+            "modelreg.routing",
+            "modelreg.sweep",
+            "modelreg.monitoring",
+            "modelreg.regfile",
+            "modelreg.bench",
+        ),
+    ),
     ("facade", ("modelreg.registry", "modelreg.remote")),
     ("interfaces", ("modelreg.cli", "modelreg.server", "modelreg.__main__", "modelreg.demo_endpoint")),
 ]
@@ -63,7 +86,9 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
         else:
             continue
@@ -123,8 +148,14 @@ def test_no_import_cycles():
 
 
 def test_the_pure_monitoring_modules_import_no_database_code():
-    pure = ("modelreg.monitoring.observations", "modelreg.monitoring.drift", "modelreg.monitoring.rules",
-            "modelreg.monitoring.signing", "modelreg.monitoring.prometheus", "modelreg.monitoring.webhooks")
+    pure = (
+        "modelreg.monitoring.observations",
+        "modelreg.monitoring.drift",
+        "modelreg.monitoring.rules",
+        "modelreg.monitoring.signing",
+        "modelreg.monitoring.prometheus",
+        "modelreg.monitoring.webhooks",
+    )
     for name in pure:
         reached, todo = set(), [name]
         while todo:

@@ -8,6 +8,7 @@ from sqlalchemy import text
 def _tamper(registry, sql):
     """As the owner of the tables (on PostgreSQL nobody else may touch audit rows at all)."""
     from sqlalchemy import create_engine
+
     engine = create_engine(user_url(registry.db.url, "postgres"))
     try:
         with engine.begin() as conn:
@@ -24,12 +25,15 @@ def test_one_event_per_change_and_chain_verifies(guide_registry, cli):
     assert r.exit_code == 0 and r.json["ok"] and r.json["events"] == 8
 
 
-@pytest.mark.parametrize("sql, first_bad", [
-    ("UPDATE audit_event SET actor = 'mallory' WHERE seq = 2", 2),
-    ("UPDATE audit_event SET after = '{\"status\":\"APPROVED\"}' WHERE seq = 3", 3),
-    ("DELETE FROM audit_event WHERE seq = 2", 2),
-    ("DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)", None),
-])
+@pytest.mark.parametrize(
+    "sql, first_bad",
+    [
+        ("UPDATE audit_event SET actor = 'mallory' WHERE seq = 2", 2),
+        ('UPDATE audit_event SET after = \'{"status":"APPROVED"}\' WHERE seq = 3', 3),
+        ("DELETE FROM audit_event WHERE seq = 2", 2),
+        ("DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)", None),
+    ],
+)
 def test_tampering_is_detected(guide_registry, cli, sql, first_bad):
     _tamper(guide_registry, sql)
     r = cli("audit", "verify")
@@ -52,8 +56,12 @@ def test_config_precedence_and_show(tmp_path, monkeypatch):
     assert set(rows) == {"database.url", "config", "actor"}  # client settings only
     assert rows["actor"]["value"] == "alice" and rows["actor"]["source"] == "env MODELREG_ACTOR"
     assert rows["database.url"]["source"].startswith("file ")
-    rows = {r["key"]: r for r in run_cli("--actor", "Flagged", "--db", "postgresql+psycopg://u:hunter2@h/db",
-                                         "config", "show", "--json", raw=True).json}
+    rows = {
+        r["key"]: r
+        for r in run_cli(
+            "--actor", "Flagged", "--db", "postgresql+psycopg://u:hunter2@h/db", "config", "show", "--json", raw=True
+        ).json
+    }
     assert rows["actor"]["value"] == "flagged" and rows["actor"]["source"] == "flag --actor"
     assert rows["database.url"]["value"] == "postgresql+psycopg://u:***@h/db"
     monkeypatch.delenv("MODELREG_ACTOR")
@@ -61,8 +69,9 @@ def test_config_precedence_and_show(tmp_path, monkeypatch):
     assert rows["actor"]["value"] == "filer"
 
 
-@pytest.mark.parametrize("table", ["[policy]\nseparation_of_duties = false\napprovers = []\n",
-                                   "[alerts]\nerror_rate_threshold = 0.5\n"])
+@pytest.mark.parametrize(
+    "table", ["[policy]\nseparation_of_duties = false\napprovers = []\n", "[alerts]\nerror_rate_threshold = 0.5\n"]
+)
 def test_policy_in_a_config_file_is_refused(tmp_path, table):
     """A personal config file cannot change the rules: the policy lives in the registry."""
     cfg = tmp_path / "config" / "modelreg" / "config.toml"
@@ -78,6 +87,7 @@ def test_config_set_preserves_other_keys(tmp_path):
     cfg.write_text('actor = "keep-me"\n[database]\nurl = "sqlite:////tmp/x.db"\n')
     assert run_cli("config", "set", "actor", "Carol").exit_code == 0
     import tomllib
+
     data = tomllib.loads(cfg.read_text())
     assert data == {"actor": "Carol", "database": {"url": "sqlite:////tmp/x.db"}}
     r = run_cli("config", "set", "policy.approvers", "carol")
@@ -88,10 +98,10 @@ def test_config_set_preserves_other_keys(tmp_path):
 def test_malformed_config_names_file_and_line(tmp_path):
     cfg = tmp_path / "config" / "modelreg" / "config.toml"
     cfg.parent.mkdir(parents=True)
-    cfg.write_text('[database]\nurl = \n')
+    cfg.write_text("[database]\nurl = \n")
     r = run_cli("find")
     assert r.exit_code == 2 and str(cfg) in r.stderr and "line 2" in r.stderr and r.stderr.count("\n") == 1
-    cfg.write_text('[database]\nurl = 7\n')
+    cfg.write_text("[database]\nurl = 7\n")
     r = run_cli("find")
     assert r.exit_code == 2 and "database.url" in r.stderr
 

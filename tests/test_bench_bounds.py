@@ -45,8 +45,12 @@ def srv():
 
 
 def run_client(srv: ServerThread, path: str, **kw) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CLIENT, srv.url(path), json.dumps(kw), srv.url("/json")],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", _CLIENT, srv.url(path), json.dumps(kw), srv.url("/json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

@@ -37,6 +37,7 @@ def bench(url, **kw):
 
 # -- closed loop, plain responses ----------------------------------------------------------
 
+
 def test_fixed_delay_p50_matches_the_endpoint(srv):
     d = bench(srv.url("/ok?delay_ms=50"), requests=40, concurrency=4, warmup=4)
     assert d["completed"] == 40 and d["requests"] == 40 and d["errors"] == {}
@@ -122,6 +123,7 @@ def test_warmup_is_not_counted(srv):
 
 # -- streams ----------------------------------------------------------------------------
 
+
 def test_sse_ttft_itl_usage_split_chunks_comments_role_first(srv):
     url = srv.url("/sse?ttft_ms=80&itl_ms=15&tokens=6&split=1&comments=1&role_first=1&usage=1")
     d = bench(url, requests=4, concurrency=2, stream=True)
@@ -147,6 +149,7 @@ def test_stream_without_done_is_stream_broken(srv):
 
 
 # -- open loop ------------------------------------------------------------------------
+
 
 def test_open_loop_shows_the_stall_in_the_tail(srv):
     srv.reset_clock()
@@ -175,6 +178,7 @@ def test_open_loop_requests_count(srv):
 
 
 # -- control ----------------------------------------------------------------------------
+
 
 def test_duration_run_ends_on_time(srv):
     t = time.monotonic()
@@ -220,27 +224,33 @@ def test_progress_is_throttled(srv):
 
 def test_progress_reports_the_total(srv):
     calls = []
-    run_benchmark(BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=30"), requests=10),
-                  on_progress=lambda done, total: calls.append((done, total)))
+    run_benchmark(
+        BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=30"), requests=10),
+        on_progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls[-1] == (10, 10)
 
 
 # -- secrets and settings ---------------------------------------------------------------
 
+
 def test_api_key_is_sent_but_never_stored_or_shown(srv):
     s = BenchmarkSettings(
         endpoint=srv.url("/ok?api-key=" + SECRET),
         api_key=SECRET,
-        headers=(("X-Api-Key", SECRET), ("X-Auth-Token", SECRET), ("Authorization", "Bearer " + SECRET),
-                 ("X-Trace", "visible")),
+        headers=(
+            ("X-Api-Key", SECRET),
+            ("X-Auth-Token", SECRET),
+            ("Authorization", "Bearer " + SECRET),
+            ("X-Trace", "visible"),
+        ),
         requests=1,
     )
     for text in (repr(s), str(s), json.dumps(s.to_record())):
         assert SECRET not in text
     rec = s.to_record()
     # names only: a custom header is as likely to carry a credential as not (issue 12 #23)
-    assert rec["headers"] == [["X-Api-Key", None], ["X-Auth-Token", None], ["Authorization", None],
-                              ["X-Trace", None]]
+    assert rec["headers"] == [["X-Api-Key", None], ["X-Auth-Token", None], ["Authorization", None], ["X-Trace", None]]
     assert rec["api_key_set"] is True
     result = run_benchmark(s)
     assert SECRET not in json.dumps(result.to_dict())
@@ -295,8 +305,15 @@ def test_invalid_settings_are_invalid_input(kw):
     timeout=st.floats(allow_nan=True, allow_infinity=True),
 )
 def test_validate_only_raises_invalid_input(requests, duration, concurrency, rate, warmup, timeout):
-    s = BenchmarkSettings(endpoint="http://127.0.0.1:9/x", requests=requests, duration_s=duration,
-                          concurrency=concurrency, rate=rate, warmup=warmup, timeout_s=timeout)
+    s = BenchmarkSettings(
+        endpoint="http://127.0.0.1:9/x",
+        requests=requests,
+        duration_s=duration,
+        concurrency=concurrency,
+        rate=rate,
+        warmup=warmup,
+        timeout_s=timeout,
+    )
     try:
         s.validate()
     except InvalidInput:
@@ -312,6 +329,7 @@ def test_default_payloads():
 
 
 # -- statistics and SLO -------------------------------------------------------------------
+
 
 def test_exact_percentiles():
     values = list(range(1, 101))
@@ -342,6 +360,7 @@ def test_slo_verdict():
 
 # -- renderer ---------------------------------------------------------------------------
 
+
 def test_render_benchmark_plain_text(srv):
     import io
 
@@ -353,8 +372,9 @@ def test_render_benchmark_plain_text(srv):
     quiet = Console(file=io.StringIO())  # not a terminal: the progress bar draws nothing
     with make_progress(quiet) as cb:
         result = run_benchmark(
-            BenchmarkSettings(endpoint=srv.url("/sse?ttft_ms=20&itl_ms=2&tokens=4"), stream=True, requests=6,
-                              api_key=SECRET),
+            BenchmarkSettings(
+                endpoint=srv.url("/sse?ttft_ms=20&itl_ms=2&tokens=4"), stream=True, requests=6, api_key=SECRET
+            ),
             on_progress=lambda done, total: (calls.append(done), cb(done, total)),
         )
     assert quiet.file.getvalue() == ""
@@ -364,8 +384,18 @@ def test_render_benchmark_plain_text(srv):
     buf = io.StringIO()
     render_benchmark(d, Console(file=buf, width=100, no_color=True, force_terminal=False))
     text = buf.getvalue()
-    for needle in ("42", "completed", "p95", "first token", "inter-token", "histogram", "SLO: FAILED",
-                   "avg latency", "none set", "error rate"):
+    for needle in (
+        "42",
+        "completed",
+        "p95",
+        "first token",
+        "inter-token",
+        "histogram",
+        "SLO: FAILED",
+        "avg latency",
+        "none set",
+        "error rate",
+    ):
         assert needle in text, needle
     assert SECRET not in text
     # zero completed requests and an aborted run still render

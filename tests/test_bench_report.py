@@ -50,9 +50,19 @@ def test_degenerate_inputs():
 
 def _render(values, **extra) -> str:
     result = {
-        "endpoint": "http://127.0.0.1:1/x", "mode": "closed", "concurrency": 4, "requests": len(values),
-        "completed": len(values), "errors": {}, "error_rate": 0.0, "duration_s": 1.0, "throughput_rps": 10.0,
-        "latency_ms": summarize(values), "histogram": histogram(values), "run_id": None, **extra,
+        "endpoint": "http://127.0.0.1:1/x",
+        "mode": "closed",
+        "concurrency": 4,
+        "requests": len(values),
+        "completed": len(values),
+        "errors": {},
+        "error_rate": 0.0,
+        "duration_s": 1.0,
+        "throughput_rps": 10.0,
+        "latency_ms": summarize(values),
+        "histogram": histogram(values),
+        "run_id": None,
+        **extra,
     }
     buf = io.StringIO()
     render_benchmark(result, Console(file=buf, width=120, no_color=True))
@@ -72,8 +82,14 @@ def test_drawing_marks_the_percentiles_and_draws_a_gap_as_one_line():
 
 
 def test_drawing_warns_when_the_client_limited_the_run():
-    client = {"loop_lag_p99_ms": 42.0, "cpu_share": 0.97, "gc_collections": 3, "gc_pause_max_ms": 0.4,
-              "bottleneck": True, "reason": "a client process used 97% of a CPU"}
+    client = {
+        "loop_lag_p99_ms": 42.0,
+        "cpu_share": 0.97,
+        "gc_collections": 3,
+        "gc_pause_max_ms": 0.4,
+        "bottleneck": True,
+        "reason": "a client process used 97% of a CPU",
+    }
     text = _render(SHAPES["tight"], client=client, workers=1)
     assert "loop lag p99 42.00 ms" in text and "CPU 97%" in text
     assert "WARNING" in text and "limited this run" in text and "97% of a CPU" in text

@@ -32,8 +32,9 @@ def srv():
 
 def test_closed_loop_split_across_two_processes(srv):
     before = srv.state.requests
-    d = run_benchmark(BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=10"), requests=41, concurrency=5, workers=2,
-                                        warmup=4)).to_dict()
+    d = run_benchmark(
+        BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=10"), requests=41, concurrency=5, workers=2, warmup=4)
+    ).to_dict()
     assert d["workers"] == 2 and d["mode"] == "closed"
     assert d["requests"] == 41 and d["completed"] == 41 and d["errors"] == {}
     assert srv.state.requests - before == 45  # 41 measured + 4 warmup, none twice
@@ -47,8 +48,9 @@ def test_closed_loop_split_across_two_processes(srv):
 
 
 def test_open_loop_schedules_interleave_to_the_asked_rate(srv):
-    d = run_benchmark(BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=2"), rate=300, duration_s=1.0,
-                                        workers=2)).to_dict()
+    d = run_benchmark(
+        BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=2"), rate=300, duration_s=1.0, workers=2)
+    ).to_dict()
     assert d["mode"] == "open" and d["requests"] == 300 and d["completed"] == 300
     # the union of the two schedules (every other request each) is the asked rate
     assert d["achieved_rate_rps"] == pytest.approx(300, rel=0.1)
@@ -64,8 +66,9 @@ def test_ctrl_c_stops_every_worker_with_a_partial_result(srv):
         timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
         t = time.monotonic()
         timer.start()
-        result = run_benchmark(BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=20"), duration_s=30, concurrency=4,
-                                                 workers=2))
+        result = run_benchmark(
+            BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=20"), duration_s=30, concurrency=4, workers=2)
+        )
         timer.join()
         handler_after = signal.getsignal(signal.SIGINT)
     finally:
@@ -102,11 +105,20 @@ def test_invalid_workers(kw):
 
 # -- the client's own health --------------------------------------------------------------
 
+
 def test_every_run_reports_the_clients_health(srv):
     d = run_benchmark(BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=5"), duration_s=0.5, concurrency=2)).to_dict()
     c = d["client"]
-    assert set(c) >= {"event_loop", "loop_lag_p99_ms", "loop_lag_max_ms", "cpu_share", "gc_collections",
-                      "gc_pause_max_ms", "bottleneck", "reason"}
+    assert set(c) >= {
+        "event_loop",
+        "loop_lag_p99_ms",
+        "loop_lag_max_ms",
+        "cpu_share",
+        "gc_collections",
+        "gc_pause_max_ms",
+        "bottleneck",
+        "reason",
+    }
     assert c["event_loop"] in ("uvloop", "asyncio")
     assert c["loop_lag_p99_ms"] is not None and c["loop_lag_p99_ms"] >= 0
     assert 0 < c["cpu_share"] < CPU_SHARE_SANE
@@ -119,8 +131,9 @@ def test_a_stalled_client_is_flagged_not_passed_off_as_endpoint_latency(srv):
     def slow_progress(done, total):
         time.sleep(0.03)
 
-    d = run_benchmark(BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=5"), duration_s=1.0, concurrency=2),
-                      on_progress=slow_progress).to_dict()
+    d = run_benchmark(
+        BenchmarkSettings(endpoint=srv.url("/ok?delay_ms=5"), duration_s=1.0, concurrency=2), on_progress=slow_progress
+    ).to_dict()
     c = d["client"]
     assert c["bottleneck"] is True
     assert "event-loop lag" in c["reason"]
@@ -140,7 +153,14 @@ def test_verdict_names_each_reason():
 
 def test_a_result_larger_than_the_socket_buffer_arrives_whole(srv):
     # 300 streams x 199 inter-token gaps: ~240 kB of samples from each worker
-    d = run_benchmark(BenchmarkSettings(endpoint=srv.url("/sse?ttft_ms=0&itl_ms=0&tokens=200&run=big"), stream=True,
-                                        requests=300, concurrency=8, workers=2)).to_dict()
+    d = run_benchmark(
+        BenchmarkSettings(
+            endpoint=srv.url("/sse?ttft_ms=0&itl_ms=0&tokens=200&run=big"),
+            stream=True,
+            requests=300,
+            concurrency=8,
+            workers=2,
+        )
+    ).to_dict()
     assert d["completed"] == 300 and d["errors"] == {}
     assert d["tokens"]["completion"] == 300 * 200

@@ -16,8 +16,24 @@ def server():
 
 
 def _register(cli, endpoint, avg=200, p95=300):
-    r = cli("register", "chat", "--version", "1.0.0", "--provider", "p", "--capability", "chat",
-            "--avg-latency", str(avg), "--p95-latency", str(p95), "--cost", "0", "--endpoint", endpoint)
+    r = cli(
+        "register",
+        "chat",
+        "--version",
+        "1.0.0",
+        "--provider",
+        "p",
+        "--capability",
+        "chat",
+        "--avg-latency",
+        str(avg),
+        "--p95-latency",
+        str(p95),
+        "--cost",
+        "0",
+        "--endpoint",
+        endpoint,
+    )
     assert r.exit_code == 0, r.stderr
 
 
@@ -74,9 +90,19 @@ def test_api_key_never_stored_or_printed(cli, server, db_url, backend, tmp_path)
     assert cli("benchmark", TARGET, "--api-key-env", "UNSET_VAR_X").exit_code == 2
 
 
-@pytest.mark.parametrize("args", [["--concurrency", "0"], ["--requests", "-1"], ["--rate", "0"],
-                                  ["--requests", "5", "--duration", "1"], ["--timeout", "-1"],
-                                  ["--endpoint", "ftp://x/y"], ["--header", "no-colon"], ["--payload", "/nonexistent"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--concurrency", "0"],
+        ["--requests", "-1"],
+        ["--rate", "0"],
+        ["--requests", "5", "--duration", "1"],
+        ["--timeout", "-1"],
+        ["--endpoint", "ftp://x/y"],
+        ["--header", "no-colon"],
+        ["--payload", "/nonexistent"],
+    ],
+)
 def test_bad_settings_exit_2(cli, server, args):
     _register(cli, server.url("/ok"))
     r = cli("benchmark", TARGET, *args)
@@ -85,8 +111,22 @@ def test_bad_settings_exit_2(cli, server, args):
 
 def test_unknown_version_and_no_endpoint(cli):
     assert cli("benchmark", "nope@1.0.0").exit_code == 3
-    cli("register", "bare", "--version", "1.0.0", "--provider", "p", "--capability", "c", "--avg-latency", "1",
-        "--p95-latency", "1", "--cost", "0")
+    cli(
+        "register",
+        "bare",
+        "--version",
+        "1.0.0",
+        "--provider",
+        "p",
+        "--capability",
+        "c",
+        "--avg-latency",
+        "1",
+        "--p95-latency",
+        "1",
+        "--cost",
+        "0",
+    )
     r = cli("benchmark", "bare@1.0.0")
     assert r.exit_code == 2 and "--endpoint" in r.stderr
 
@@ -96,9 +136,15 @@ def test_ctrl_c_stops_cleanly_and_records_an_aborted_run(cli, server, db_url):
     import subprocess
     import sys
     import time
+
     _register(cli, server.url("/ok?delay_ms=10"))
-    proc = subprocess.Popen([sys.executable, "-m", "modelreg", "benchmark", TARGET, "--duration", "60", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "MODELREG_DB": db_url})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelreg", "benchmark", TARGET, "--duration", "60", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MODELREG_DB": db_url},
+    )
     time.sleep(3)
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
@@ -106,6 +152,7 @@ def test_ctrl_c_stops_cleanly_and_records_an_aborted_run(cli, server, db_url):
     assert time.monotonic() - started < 10
     assert proc.returncode == 130, err
     import json
+
     data = json.loads(out)
     assert data["aborted"] and data["completed"] > 10 and data["run_id"]
     assert "Traceback" not in err and "aborted" in err

@@ -19,18 +19,35 @@ HEAVY = ("sqlmodel", "sqlalchemy", "httpx", "rich", "alembic")
 
 
 def _spec(model_id: str, version: str) -> dict:
-    return {"modelId": model_id, "version": version, "provider": "acme", "capabilities": ["chat"],
-            "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}}
+    return {
+        "modelId": model_id,
+        "version": version,
+        "provider": "acme",
+        "capabilities": ["chat"],
+        "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0},
+    }
 
 
 @pytest.fixture
 def populated(registry):
     from modelreg.manifest import parse_manifest_document
 
-    registry.register_many(parse_manifest_document({"models": [
-        _spec("ms-alpha", "1.0.0"), _spec("ms-alpha", "1.1.0"), _spec("ms-alpha", "2.0.0-rc.1"),
-        _spec("ms-beta", "0.1.0"), _spec("ms-beta", "0.2.0"), _spec("other", "1.0.0"), _spec("gone", "1.0.0"),
-    ]}, "test"))
+    registry.register_many(
+        parse_manifest_document(
+            {
+                "models": [
+                    _spec("ms-alpha", "1.0.0"),
+                    _spec("ms-alpha", "1.1.0"),
+                    _spec("ms-alpha", "2.0.0-rc.1"),
+                    _spec("ms-beta", "0.1.0"),
+                    _spec("ms-beta", "0.2.0"),
+                    _spec("other", "1.0.0"),
+                    _spec("gone", "1.0.0"),
+                ]
+            },
+            "test",
+        )
+    )
     registry.review("ms-beta@0.1.0", "evaluation", False, reject=True, note="bad")  # -> REJECTED
     _set_status(registry, "gone", "1.0.0", "RETIRED")
     return registry
@@ -39,8 +56,14 @@ def populated(registry):
 def _set_status(registry, model_id: str, version: str, status: str) -> None:
     """Setup shortcut (the lifecycle is tested elsewhere)."""
     from conftest import owner_sql
-    owner_sql(registry.db.url, "UPDATE model_version SET status = :s WHERE model_id = :m AND version = :v",
-              s=status, m=model_id, v=version)
+
+    owner_sql(
+        registry.db.url,
+        "UPDATE model_version SET status = :s WHERE model_id = :m AND version = :v",
+        s=status,
+        m=model_id,
+        v=version,
+    )
 
 
 def _count_reads(monkeypatch) -> list[int]:
@@ -51,6 +74,7 @@ def _count_reads(monkeypatch) -> list[int]:
         def counting(*args, _real=real):
             calls[0] += 1
             return _real(*args)
+
         monkeypatch.setattr(ct, name, counting)
     return calls
 
@@ -121,8 +145,9 @@ def test_sqlite_url_forms():
     assert ct.sqlite_path("postgresql+psycopg://u@h/db") is None
 
 
-@pytest.mark.parametrize("url", ["sqlite:///{tmp}/missing.db", "postgresql+psycopg://nobody@127.0.0.1:1/none",
-                                 "mysql://x@y/z", "not a url"])
+@pytest.mark.parametrize(
+    "url", ["sqlite:///{tmp}/missing.db", "postgresql+psycopg://nobody@127.0.0.1:1/none", "mysql://x@y/z", "not a url"]
+)
 def test_failures_give_no_candidates_silently(url, tmp_path, monkeypatch, capsys):
     url = url.format(tmp=tmp_path)
     monkeypatch.setenv("MODELREG_DB", url)

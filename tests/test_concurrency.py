@@ -17,8 +17,14 @@ SOAK_SECONDS = float(os.environ.get("MODELREG_SOAK_SECONDS", "3"))
 
 
 def _spec(model: str, version: str, provider: str = "race") -> dict:
-    return {"provider": provider, "modelId": model, "version": version, "capabilities": ["chat"],
-            "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 10, "p95Latency": 20, "costPerRequest": 0}}
+    return {
+        "provider": provider,
+        "modelId": model,
+        "version": version,
+        "capabilities": ["chat"],
+        "endpoint": "http://127.0.0.1:9/v1",
+        "performance": {"avgLatency": 10, "p95Latency": 20, "costPerRequest": 0},
+    }
 
 
 def _query(url: str, sql: str, **params) -> list:
@@ -63,8 +69,13 @@ def test_mixed_load_every_success_recorded_exactly_once(db_url, tmp_path, monkey
             pg_user(f"w{worker}")
     assert run_cli("db", "status").exit_code == 0
     assert run_cli("find").exit_code == 0  # creates the schema before the start line
-    procs = lw.spawn("mixed", tmp_path / "sync", 8, tmp_path / "logs",
-                     extra=["--seconds", str(SOAK_SECONDS), "--seed", str(os.getpid())])
+    procs = lw.spawn(
+        "mixed",
+        tmp_path / "sync",
+        8,
+        tmp_path / "logs",
+        extra=["--seconds", str(SOAK_SECONDS), "--seed", str(os.getpid())],
+    )
     results = lw.release(tmp_path / "sync", procs, timeout=SOAK_SECONDS * 10 + 120)
     assert all(code == 0 for code, _ in results), [err[-1500:] for code, err in results if code]
     entries = lw.read_logs(tmp_path / "logs")
@@ -98,8 +109,23 @@ def test_disjoint_registrations_lose_nothing(db_url, tmp_path):
         expected |= {f"shared-b@{w}.{i}.0" for i in range(150)}
         cmd = ["register", "--file", str(manifest)]
         for i in range(6):
-            cmd += ["::", "register", "shared-a", "--version", f"{w}.{i}.0", "--provider", "race", "--capability",
-                    "chat", "--avg-latency", "1", "--p95-latency", "2", "--cost", "0"]
+            cmd += [
+                "::",
+                "register",
+                "shared-a",
+                "--version",
+                f"{w}.{i}.0",
+                "--provider",
+                "race",
+                "--capability",
+                "chat",
+                "--avg-latency",
+                "1",
+                "--p95-latency",
+                "2",
+                "--cost",
+                "0",
+            ]
             expected.add(f"shared-a@{w}.{i}.0")
         commands.append(cmd)
     entries = _race(tmp_path, commands)
@@ -135,15 +161,19 @@ def test_deprecate_and_cancel_races_exactly_one_wins(registry, tmp_path):
     registry.register(_spec("hot", "1.0.0"))
     pass_all_checks(registry, "hot@1.0.0")
     as_actor(registry, "bob").promote("hot@1.0.0")
-    entries = _race(tmp_path, [["--actor", f"op{i}", "deprecate", "hot@1.0.0", "--reason", f"r{i}"] for i in range(6)],
-                    name="dep")
+    entries = _race(
+        tmp_path, [["--actor", f"op{i}", "deprecate", "hot@1.0.0", "--reason", f"r{i}"] for i in range(6)], name="dep"
+    )
     codes = _codes(entries)
     assert sorted(codes) == [0, 4, 4, 4, 4, 4], codes
-    events = _query(registry.db.url, "SELECT after FROM audit_event WHERE action = 'deprecate' AND target = 'hot@1.0.0'")
+    events = _query(
+        registry.db.url, "SELECT after FROM audit_event WHERE action = 'deprecate' AND target = 'hot@1.0.0'"
+    )
     winner = next(e for e in entries if e["code"] == 0)
     assert [json.loads(a)["reason"] for (a,) in events] == [f"r{winner['worker']}"]
-    entries = _race(tmp_path, [["--actor", f"op{i}", "deprecate", "hot@1.0.0", "--cancel"] for i in range(6)],
-                    name="cancel")
+    entries = _race(
+        tmp_path, [["--actor", f"op{i}", "deprecate", "hot@1.0.0", "--cancel"] for i in range(6)], name="cancel"
+    )
     assert sorted(_codes(entries)) == [0, 4, 4, 4, 4, 4]
     assert len(_query(registry.db.url, "SELECT seq FROM audit_event WHERE action = 'deprecate.cancel'")) == 1
     assert registry.get_version("hot", "1.0.0")["status"] == "APPROVED"
@@ -156,28 +186,40 @@ def test_two_sweeps_and_operators_retire_each_version_once(db_url, tmp_path, mon
         for name in ("carol", "dave", "rita"):
             pg_user(name)
     from modelreg import Registry
+
     alice = Registry.open(db_url)
     bob = as_actor(alice, "bob")
     targets = [f"due-{i % 4}@1.{i}.0" for i in range(40)]
-    alice.register_many([__import__("modelreg.manifest", fromlist=["x"]).parse_version_spec(_spec(*t.split("@"), "race"))
-                         for t in targets])
+    alice.register_many(
+        [
+            __import__("modelreg.manifest", fromlist=["x"]).parse_version_spec(_spec(*t.split("@"), "race"))
+            for t in targets
+        ]
+    )
     for t in targets:
         bob.promote(t)
         bob.deprecate(t, reason="end of life", notice_days=0)
     alice.close()
     bob.close()
-    cancel_a = targets[0:12]          # two operators cancel overlapping sets
+    cancel_a = targets[0:12]  # two operators cancel overlapping sets
     cancel_b = targets[6:18]
+
     def cancels(ts, who):
         cmd = []
         for t in ts:
             cmd += (["::"] if cmd else []) + ["--actor", who, "deprecate", t, "--cancel"]
         return cmd
+
     reviewer = []
     for t in targets[18:30]:
         reviewer += (["::"] if reviewer else []) + ["--actor", "rita", "review", t, "--check", "security", "--pass"]
-    commands = [["deprecate", "--sweep", "--json"], ["deprecate", "--sweep", "--json"], cancels(cancel_a, "carol"),
-                cancels(cancel_b, "dave"), reviewer]
+    commands = [
+        ["deprecate", "--sweep", "--json"],
+        ["deprecate", "--sweep", "--json"],
+        cancels(cancel_a, "carol"),
+        cancels(cancel_b, "dave"),
+        reviewer,
+    ]
     entries = _race(tmp_path, commands)
     sweeps = [e for e in entries if e["args"][:2] == ["deprecate", "--sweep"]]
     assert [e["code"] for e in sweeps] == [0, 0]
@@ -197,7 +239,9 @@ def test_two_sweeps_and_operators_retire_each_version_once(db_url, tmp_path, mon
     assert retire_events == Counter(retired)
     # reviews on versions being retired either landed (one row, one event) or were refused as RETIRED (4)
     reviews = [e for e in entries if "review" in e["args"]]
-    landed = Counter(t for (t,) in _query(db_url, "SELECT model_id || '@' || version FROM check_result WHERE name = 'security'"))
+    landed = Counter(
+        t for (t,) in _query(db_url, "SELECT model_id || '@' || version FROM check_result WHERE name = 'security'")
+    )
     for e in reviews:
         assert e["code"] in (0, 4) and landed[e["args"][3]] == (1 if e["code"] == 0 else 0)
     assert run_cli("deprecate", "--sweep", "--json").json["retired"] == []

@@ -71,8 +71,12 @@ def audit_ok(url: str) -> int:
 def kill_at(args: list[str], delay: float, env: dict) -> int:
     """Run `python -m modelreg ARGS`, SIGKILL it after `delay` seconds if it
     is still running; return its exit status (-9 when killed)."""
-    proc = subprocess.Popen([sys.executable, "-m", "modelreg", *args], env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelreg", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
@@ -99,8 +103,14 @@ def outcome(returncode: int, applied: bool) -> str:
 
 
 def _spec(model: str, version: str, provider: str) -> dict:
-    return {"modelId": model, "version": version, "capabilities": ["chat", "reasoning"], "provider": provider,
-            "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 10, "p95Latency": 20, "costPerRequest": 0.001}}
+    return {
+        "modelId": model,
+        "version": version,
+        "capabilities": ["chat", "reasoning"],
+        "provider": provider,
+        "endpoint": "http://127.0.0.1:9/v1",
+        "performance": {"avgLatency": 10, "p95Latency": 20, "costPerRequest": 0.001},
+    }
 
 
 def copy_database(template_url: str, tmp: Path, name: str) -> str:
@@ -137,7 +147,9 @@ def crash_register(url: str, tmp: Path, kills: int, rng: random.Random, size: in
     for i in range(kills + 1):
         model = f"bulk-{i}"
         manifest = tmp / f"{model}.json"
-        manifest.write_text(json.dumps({"provider": "bulk", "models": [_spec(model, f"1.{n}.0", "bulk") for n in range(size)]}))
+        manifest.write_text(
+            json.dumps({"provider": "bulk", "models": [_spec(model, f"1.{n}.0", "bulk") for n in range(size)]})
+        )
         args = ["register", "--file", str(manifest)]
         if window is None:  # calibrate: how long a whole run takes here
             window = timed(args, env)
@@ -145,7 +157,9 @@ def crash_register(url: str, tmp: Path, kills: int, rng: random.Random, size: in
         rc = kill_at(args, rng.uniform(0.2, 0.95) * window, env)
         integrity_ok(url)
         count = scalar(url, "SELECT count(*) FROM model_version WHERE model_id = :m", m=model)
-        events = scalar(url, "SELECT count(*) FROM audit_event WHERE action = 'register' AND target LIKE :p", p=f"{model}@%")
+        events = scalar(
+            url, "SELECT count(*) FROM audit_event WHERE action = 'register' AND target LIKE :p", p=f"{model}@%"
+        )
         attrs = scalar(url, "SELECT count(*) FROM version_attribute WHERE model_id = :m", m=model)
         models = scalar(url, "SELECT count(*) FROM model WHERE model_id = :m", m=model)
         assert count in (0, size), f"half-done register: {count} of {size} versions"
@@ -177,11 +191,23 @@ def prepare_due(url: str, size: int = DUE) -> None:
     reg.register_many([parse_version_spec(_spec(m, v, "due")) for m, v in targets])
 
     def deprecate_all(tx):  # fixture: one transaction through the audited write path
-        tx.session.execute(update(ModelVersion).where(ModelVersion.provider == "due").values(
-            status="DEPRECATED", deprecated_at=tx.now, deprecated_by=tx.actor, deprecation_reason="fixture",
-            retire_on="2020-01-01", status_changed_at=tx.now))
+        tx.session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.provider == "due")
+            .values(
+                status="DEPRECATED",
+                deprecated_at=tx.now,
+                deprecated_by=tx.actor,
+                deprecation_reason="fixture",
+                retire_on="2020-01-01",
+                status_changed_at=tx.now,
+            )
+        )
         for m, v in targets:
-            tx.audit("deprecate", f"{m}@{v}", {"status": "TESTING"}, {"status": "DEPRECATED", "retire_on": "2020-01-01"})
+            tx.audit(
+                "deprecate", f"{m}@{v}", {"status": "TESTING"}, {"status": "DEPRECATED", "retire_on": "2020-01-01"}
+            )
+
     reg.write(deprecate_all)
     reg.close()
 
@@ -234,7 +260,9 @@ def crash_promote(url: str, tmp: Path, kills: int, rng: random.Random) -> Counte
     for target in targets[1:]:
         rc = kill_at(["promote", target], rng.uniform(0.2, 0.95) * window, env)
         integrity_ok(url)
-        status = scalar(url, "SELECT status FROM model_version WHERE model_id = 'prom' AND version = :v", v=target.split("@")[1])
+        status = scalar(
+            url, "SELECT status FROM model_version WHERE model_id = 'prom' AND version = :v", v=target.split("@")[1]
+        )
         events = scalar(url, "SELECT count(*) FROM audit_event WHERE action = 'promote' AND target = :t", t=target)
         assert (status, events) in (("TESTING", 0), ("APPROVED", 1)), (status, events)
         tally[outcome(rc, status == "APPROVED")] += 1

@@ -19,6 +19,7 @@ def _commands():
                 yield from walk(child, path + [name])
         else:
             yield path, cmd
+
     return list(walk(root, []))
 
 
@@ -27,14 +28,17 @@ def test_every_command_has_help_with_an_example(path, cmd):
     text = cmd.help or ""
     assert text.strip(), f"modelreg {' '.join(path)} has no help"
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    assert any(line.strip().startswith("Example") and "modelreg" in line for line in lines[:4]), \
+    assert any(line.strip().startswith("Example") and "modelreg" in line for line in lines[:4]), (
         f"modelreg {' '.join(path)}: help must show an example near the top"
+    )
 
 
 def test_top_level_help_groups_by_the_five_steps():
     out = run_cli("--help").stdout
-    positions = [out.index(step) for step in ("1. Submission", "2-3. Evaluation", "4. Performance benchmarking",
-                                              "5. Approval & deployment")]
+    positions = [
+        out.index(step)
+        for step in ("1. Submission", "2-3. Evaluation", "4. Performance benchmarking", "5. Approval & deployment")
+    ]
     assert positions == sorted(positions)
     assert "Exit codes:" in out
 

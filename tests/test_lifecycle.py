@@ -11,9 +11,15 @@ ADV = "ms-advanced-reasoning@3.0.1"
 
 
 def _version(reg, model, version, **over):
-    spec = {"provider": "mindstudio", "modelId": model, "version": version, "capabilities": ["text-generation", "reasoning"],
-            "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}}, "endpoint": "http://127.0.0.1:9/v1",
-            "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01}}
+    spec = {
+        "provider": "mindstudio",
+        "modelId": model,
+        "version": version,
+        "capabilities": ["text-generation", "reasoning"],
+        "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}},
+        "endpoint": "http://127.0.0.1:9/v1",
+        "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01},
+    }
     spec.update(over)
     return reg.register(spec)
 
@@ -38,6 +44,7 @@ def test_guide_walkthrough(guide_registry, cli, monkeypatch):
     assert resolved["recommended_parameters"] == {"temperature": 0.7}
     # rehearse the sweep 91 days ahead
     from datetime import date, timedelta
+
     ahead = (date.today() + timedelta(days=91)).isoformat()
     report = cli("deprecate", "--sweep", "--json", env={"MODELREG_NOW": ahead}).json
     assert report["retired"] == [ADV]
@@ -87,12 +94,15 @@ def test_approvers_in_the_policy(guide_registry):
 
 def test_stale_or_failed_benchmark_blocks(guide_registry, cli):
     from datetime import datetime, timedelta
+
     pass_all_checks(guide_registry, ADV)
     later = (datetime.now(UTC) + timedelta(days=8)).isoformat()
     r = cli("--actor", "bob", "promote", ADV, env={"MODELREG_NOW": later})
     assert r.exit_code == 5 and "older than 7 days" in r.stderr
     bob = as_actor(guide_registry, "bob")
-    bob.record_benchmark(ADV, endpoint="http://127.0.0.1:8700/v1/chat/completions", settings={}, results={}, passed=False)
+    bob.record_benchmark(
+        ADV, endpoint="http://127.0.0.1:8700/v1/chat/completions", settings={}, results={}, passed=False
+    )
     r = cli("--actor", "bob", "promote", ADV)
     assert r.exit_code == 5 and "missed its SLO" in r.stderr
     bob.close()
@@ -161,6 +171,7 @@ def test_deprecation_notice_and_cancel(registry, cli):
 
 def test_sweep_notices_once_and_retires_once(registry, cli):
     from datetime import date, timedelta
+
     _version(registry, "m", "1.0.0")
     approve(registry, "m@1.0.0")
     registry.deprecate("m@1.0.0", reason="old", notice_days=90)
@@ -170,7 +181,9 @@ def test_sweep_notices_once_and_retires_once(registry, cli):
     first = sweep(61)["notices"]
     assert [(n["target"], n["threshold_days"]) for n in first] == [("m@1.0.0", 30)]
     assert sweep(62)["notices"] == []
-    assert cli("deprecate", "--sweep", "--dry-run", "--json", env={"MODELREG_NOW": day(90)}).json["retired"] == ["m@1.0.0"]
+    assert cli("deprecate", "--sweep", "--dry-run", "--json", env={"MODELREG_NOW": day(90)}).json["retired"] == [
+        "m@1.0.0"
+    ]
     assert registry.get_version("m", "1.0.0")["status"] == "DEPRECATED"  # the dry run wrote nothing
     assert [n["threshold_days"] for n in sweep(89)["notices"]] == [1]  # 7 was passed over: raised as the nearest only
     assert sweep(90)["retired"] == ["m@1.0.0"]
@@ -202,7 +215,10 @@ def test_fallbacks(registry, cli):
     # retire c: the sweep reports a's and b's fallbacks as broken
     registry.deprecate("c@1.0.0", reason="gone", notice_days=90)
     from datetime import date, timedelta
-    report = cli("deprecate", "--sweep", "--json", env={"MODELREG_NOW": (date.today() + timedelta(days=90)).isoformat()}).json
+
+    report = cli(
+        "deprecate", "--sweep", "--json", env={"MODELREG_NOW": (date.today() + timedelta(days=90)).isoformat()}
+    ).json
     assert report["retired"] == ["c@1.0.0"]
     assert {(b["model_id"], b["target"]) for b in report["broken_fallbacks"]} == {("a", "c@1.0.0"), ("b", "c")}
     assert cli("fallback", "clear", "a").exit_code == 0
@@ -215,7 +231,9 @@ def test_resolve_prefers_most_recently_approved_model(registry):
     approve(registry, "old-model@1.0.0")
     approve(registry, "new-model@1.0.0")
     assert registry.get_latest_approved(provider="mindstudio", capabilities=["text-generation"]).model_id == "new-model"
-    assert registry.resolve(provider="mindstudio", capabilities=["reasoning"], residency="eu-west").model_id == "old-model"
+    assert (
+        registry.resolve(provider="mindstudio", capabilities=["reasoning"], residency="eu-west").model_id == "old-model"
+    )
     with pytest.raises(NotFound):
         registry.resolve(provider="mindstudio", capabilities=["vision"])
     r = run_cli("resolve", "--provider", "mindstudio", "--capability", "vision")

@@ -26,10 +26,12 @@ class Lifecycle:
     def __init__(self, backend):
         self.backend = backend
         from modelreg import Registry
+
         self.day = 0
         self._clock()
         if self.backend == "sqlite":
             import tempfile
+
             self.tmp = tempfile.mkdtemp()
             self.url = new_registry(f"sqlite:///{self.tmp}/registry.db")
         else:
@@ -65,18 +67,34 @@ class Lifecycle:
         return self.alice.db.run_read(lambda s: s.execute(select(func.count()).select_from(AuditEvent)).scalar_one())
 
     def _notice_count(self):
-        return self.alice.db.run_read(lambda s: s.execute(select(func.count()).select_from(RetirementNotice)).scalar_one())
+        return self.alice.db.run_read(
+            lambda s: s.execute(select(func.count()).select_from(RetirementNotice)).scalar_one()
+        )
 
     def register(self, model, version, experimental):
-        self._do(lambda: self.alice.register({"provider": "p", "modelId": model, "version": version, "experimental": experimental,
-                                              "capabilities": ["chat"], "parameters": {"t": {"default": 1, "max": 2}},
-                                              "endpoint": "http://x", "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}}))
+        self._do(
+            lambda: self.alice.register(
+                {
+                    "provider": "p",
+                    "modelId": model,
+                    "version": version,
+                    "experimental": experimental,
+                    "capabilities": ["chat"],
+                    "parameters": {"t": {"default": 1, "max": 2}},
+                    "endpoint": "http://x",
+                    "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0},
+                }
+            )
+        )
 
     def pass_checks(self, model, version):
         target = f"{model}@{version}"
         for check in ("evaluation", "security", "compliance"):
             self._do(lambda: self.bob.review(target, check, True))
-        self._do(lambda: self.bob.record_benchmark(target, endpoint="http://x", settings={}, results={}, passed=True), events=1)
+        self._do(
+            lambda: self.bob.record_benchmark(target, endpoint="http://x", settings={}, results={}, passed=True),
+            events=1,
+        )
 
     def approve(self, model, version, canary):
         """Checks, a benchmark and promotion by a second person, in one step (reaches production often)."""
@@ -116,12 +134,20 @@ class Lifecycle:
     def one_canary_and_weights_sum_to_100(self):
         def read(session):
             for model in session.execute(select(Model)).scalars():
-                canaries = session.execute(select(ModelVersion).where(ModelVersion.model_id == model.model_id,
-                                                                      ModelVersion.canary_weight.is_not(None))).scalars().all()
+                canaries = (
+                    session.execute(
+                        select(ModelVersion).where(
+                            ModelVersion.model_id == model.model_id, ModelVersion.canary_weight.is_not(None)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
                 assert len(canaries) <= 1
                 assert (canaries[0].version if canaries else None) == model.canary_version
                 if canaries:
                     assert canaries[0].status == "APPROVED"
+
         self.alice.db.run_read(read)
         for model in MODELS:
             versions = self.alice.find_models(model=model, include_retired=True)
@@ -153,8 +179,12 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("approve"), target, st.just(None)),
     st.tuples(st.just("pass_checks"), target),
     st.tuples(st.just("promote"), target, st.one_of(st.none(), st.integers(-5, 105)), st.booleans()),
-    st.tuples(st.just("rollout"), st.sampled_from(MODELS), st.sampled_from(["set", "complete", "abort"]), st.integers(-1, 101)),
-    st.tuples(st.just("deprecate"), target, st.sampled_from([90, 90, 120, 30]), st.sampled_from([None, None, None] + VERSIONS)),
+    st.tuples(
+        st.just("rollout"), st.sampled_from(MODELS), st.sampled_from(["set", "complete", "abort"]), st.integers(-1, 101)
+    ),
+    st.tuples(
+        st.just("deprecate"), target, st.sampled_from([90, 90, 120, 30]), st.sampled_from([None, None, None] + VERSIONS)
+    ),
     st.tuples(st.just("deprecate"), target, st.just(90), st.just(None)),
     st.tuples(st.just("cancel"), target),
     st.tuples(st.just("sweep"), st.sampled_from([0, 1, 6, 29, 60, 89, 91])),
@@ -191,4 +221,5 @@ def test_lifecycle_sequences_keep_invariants(backend):
                 model.audit_matches_changes_and_verifies()
         finally:
             model.teardown()
+
     run()

@@ -55,8 +55,11 @@ def empty_db(backend, tmp_path, monkeypatch):
 def _old_sort_key(v) -> str:
     """SemVer.sort_key before revision 0004 (fixed-width numbers); 0004 rewrites it."""
     key = f"{v.major:010d}.{v.minor:010d}.{v.patch:010d}"
-    return key + ("~" if not v.prerelease else "-" + "\x01".join(f"0{int(p):020d}" if p.isdigit() else f"1{p}"
-                                                                  for p in v.prerelease))
+    return key + (
+        "~"
+        if not v.prerelease
+        else "-" + "\x01".join(f"0{int(p):020d}" if p.isdigit() else f"1{p}" for p in v.prerelease)
+    )
 
 
 def _fill_at_old_revision(url: str) -> None:
@@ -69,53 +72,132 @@ def _fill_at_old_revision(url: str) -> None:
     from modelreg.manifest import load_manifest_file
     from modelreg.store.audit import GENESIS, event_hash
     from modelreg.store.tables import BenchmarkRun, CheckResult, Model, ModelVersion, VersionAttribute, json_text
+
     at = clock.stamp(clock.now())
     events = []
     engine = create_engine(url)
     with engine.begin() as conn:
         for spec in load_manifest_file(str(GUIDE_MANIFEST)):
             if conn.execute(text("SELECT 1 FROM model WHERE model_id = :m"), {"m": spec.model_id}).first() is None:
-                conn.execute(insert(Model).values(model_id=spec.model_id, provider=spec.provider, description="",
-                                                  owner="alice", created_at=at, fallbacks="[]", row_version=0))
+                conn.execute(
+                    insert(Model).values(
+                        model_id=spec.model_id,
+                        provider=spec.provider,
+                        description="",
+                        owner="alice",
+                        created_at=at,
+                        fallbacks="[]",
+                        row_version=0,
+                    )
+                )
             status = "EXPERIMENTAL" if spec.experimental else "TESTING"
-            conn.execute(insert(ModelVersion).values(
-                model_id=spec.model_id, version=spec.version, version_key=_old_sort_key(spec.semver),
-                prerelease=False, provider=spec.provider, status=status, capabilities=json_text(spec.capabilities),
-                parameters=json_text({k: p.to_dict() for k, p in spec.parameters.items()}),
-                avg_latency_ms=spec.avg_latency_ms, p95_latency_ms=spec.p95_latency_ms,
-                cost_per_request_usd=spec.cost_per_request_usd, data_residency=json_text(spec.data_residency),
-                pii_handling=spec.pii_handling, approved_domains=json_text(spec.approved_domains),
-                endpoint=spec.endpoint, endpoint_kind=spec.endpoint_kind, description=spec.description,
-                registered_at=at, registered_by="alice", status_changed_at=at))
+            conn.execute(
+                insert(ModelVersion).values(
+                    model_id=spec.model_id,
+                    version=spec.version,
+                    version_key=_old_sort_key(spec.semver),
+                    prerelease=False,
+                    provider=spec.provider,
+                    status=status,
+                    capabilities=json_text(spec.capabilities),
+                    parameters=json_text({k: p.to_dict() for k, p in spec.parameters.items()}),
+                    avg_latency_ms=spec.avg_latency_ms,
+                    p95_latency_ms=spec.p95_latency_ms,
+                    cost_per_request_usd=spec.cost_per_request_usd,
+                    data_residency=json_text(spec.data_residency),
+                    pii_handling=spec.pii_handling,
+                    approved_domains=json_text(spec.approved_domains),
+                    endpoint=spec.endpoint,
+                    endpoint_kind=spec.endpoint_kind,
+                    description=spec.description,
+                    registered_at=at,
+                    registered_by="alice",
+                    status_changed_at=at,
+                )
+            )
             for row in attribute_rows(spec):
                 conn.execute(insert(VersionAttribute).values(**row))
             events.append(("alice", "register", spec.target, None, {"status": status, "provider": spec.provider}))
         for check in ("evaluation", "security", "compliance", "benchmark"):
-            conn.execute(insert(CheckResult).values(model_id="ms-advanced-reasoning", version="3.0.1", name=check,
-                                                    result="pass", actor="bob", at=at, note="before the upgrade"))
+            conn.execute(
+                insert(CheckResult).values(
+                    model_id="ms-advanced-reasoning",
+                    version="3.0.1",
+                    name=check,
+                    result="pass",
+                    actor="bob",
+                    at=at,
+                    note="before the upgrade",
+                )
+            )
             events.append(("bob", "review", ADV, None, {"check": check, "result": "pass"}))
-        conn.execute(insert(BenchmarkRun).values(run_id=1, model_id="ms-advanced-reasoning", version="3.0.1",
-                                                 endpoint="http://127.0.0.1:8700/v1/chat/completions", actor="bob",
-                                                 started_at=at, finished_at=at, mode="closed", passed=True,
-                                                 aborted=False, settings="{}", results='{"latency_ms":{"p95":1}}'))
+        conn.execute(
+            insert(BenchmarkRun).values(
+                run_id=1,
+                model_id="ms-advanced-reasoning",
+                version="3.0.1",
+                endpoint="http://127.0.0.1:8700/v1/chat/completions",
+                actor="bob",
+                started_at=at,
+                finished_at=at,
+                mode="closed",
+                passed=True,
+                aborted=False,
+                settings="{}",
+                results='{"latency_ms":{"p95":1}}',
+            )
+        )
         prev = GENESIS
         for seq, (actor, action, target, before, after) in enumerate(events, 1):
             b, a = json_text(before), json_text(after)
             digest = event_hash(seq, at, actor, action, target, b, a, prev)
-            conn.execute(text("INSERT INTO audit_event (seq, at, actor, action, target, before, after, prev_hash, hash) "
-                              "VALUES (:s, :at, :actor, :action, :target, :b, :a, :p, :h)"),
-                         {"s": seq, "at": at, "actor": actor, "action": action, "target": target, "b": b, "a": a,
-                          "p": prev, "h": digest})
+            conn.execute(
+                text(
+                    "INSERT INTO audit_event (seq, at, actor, action, target, before, after, prev_hash, hash) "
+                    "VALUES (:s, :at, :actor, :action, :target, :b, :a, :p, :h)"
+                ),
+                {
+                    "s": seq,
+                    "at": at,
+                    "actor": actor,
+                    "action": action,
+                    "target": target,
+                    "b": b,
+                    "a": a,
+                    "p": prev,
+                    "h": digest,
+                },
+            )
             prev = digest
         conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"), {"s": len(events), "h": prev})
     engine.dispose()
 
 
 REFUSED = [
-    ["find"], ["show", ADV], ["tree"], ["resolve", "--provider", "mindstudio", "--capability", "reasoning"],
-    ["--actor", "bob", "promote", ADV], ["deprecate", "--sweep"], ["audit", "verify"], ["history", ADV],
-    ["register", "x-new", "--version", "1.0.0", "--provider", "p", "--capability", "c", "--avg-latency", "1",
-     "--p95-latency", "1", "--cost", "0"],
+    ["find"],
+    ["show", ADV],
+    ["tree"],
+    ["resolve", "--provider", "mindstudio", "--capability", "reasoning"],
+    ["--actor", "bob", "promote", ADV],
+    ["deprecate", "--sweep"],
+    ["audit", "verify"],
+    ["history", ADV],
+    [
+        "register",
+        "x-new",
+        "--version",
+        "1.0.0",
+        "--provider",
+        "p",
+        "--capability",
+        "c",
+        "--avg-latency",
+        "1",
+        "--p95-latency",
+        "1",
+        "--cost",
+        "0",
+    ],
 ]
 
 
@@ -124,8 +206,12 @@ def test_older_revision_with_data_upgrades_to_head(empty_db, revision):
     db_url = empty_db
     r = run_cli("db", "upgrade", revision)
     assert r.exit_code == 0, r.stderr
-    assert run_cli("db", "status", "--json").json == {"url": db_url, "revision": revision, "head": schema.HEAD,
-                                                      "up_to_date": False}
+    assert run_cli("db", "status", "--json").json == {
+        "url": db_url,
+        "revision": revision,
+        "head": schema.HEAD,
+        "up_to_date": False,
+    }
     _fill_at_old_revision(db_url)
     events_before = _rows(db_url, "SELECT count(*) FROM audit_event")[0][0]
     for args in REFUSED:
@@ -138,7 +224,9 @@ def test_older_revision_with_data_upgrades_to_head(empty_db, revision):
     assert _rows(db_url, "SELECT version_num FROM alembic_version") == [(revision,)]  # nothing was upgraded by stealth
     assert _rows(db_url, "SELECT count(*) FROM audit_event")[0][0] == events_before
     status = run_cli("db", "status")
-    assert status.exit_code == 0 and f"revision {revision}, head {schema.HEAD}: run `modelreg db upgrade`" in status.stderr
+    assert (
+        status.exit_code == 0 and f"revision {revision}, head {schema.HEAD}: run `modelreg db upgrade`" in status.stderr
+    )
 
     r = run_cli("db", "upgrade")
     assert r.exit_code == 0 and f"{revision} -> {schema.HEAD}" in r.stderr, r.stderr
@@ -148,7 +236,12 @@ def test_older_revision_with_data_upgrades_to_head(empty_db, revision):
     assert "up to date" in run_cli("db", "status").stderr
     # the data survived and the new tables work
     shown = run_cli("show", ADV, "--json").json
-    assert shown["status"] == "TESTING" and set(shown["checks"]) == {"evaluation", "security", "compliance", "benchmark"}
+    assert shown["status"] == "TESTING" and set(shown["checks"]) == {
+        "evaluation",
+        "security",
+        "compliance",
+        "benchmark",
+    }
     assert len(run_cli("find", "--json", "--limit", "0").json) == 3
     assert run_cli("audit", "verify").exit_code == 0
     keys = _rows(db_url, "SELECT version_key FROM model_version WHERE model_id = 'ms-advanced-reasoning'")
@@ -167,15 +260,33 @@ def test_no_registry_yet_then_created(empty_db):
     assert "no registry yet" in run_cli("db", "status").stderr
     r = run_cli("find")  # reads never create a registry
     assert r.exit_code == 7 and "db upgrade" in r.stderr and r.stderr.count("\n") == 1
-    r = run_cli("register", "x", "--version", "1.0.0", "--provider", "p", "--capability", "c", "--avg-latency", "1",
-                "--p95-latency", "1", "--cost", "0")
+    r = run_cli(
+        "register",
+        "x",
+        "--version",
+        "1.0.0",
+        "--provider",
+        "p",
+        "--capability",
+        "c",
+        "--avg-latency",
+        "1",
+        "--p95-latency",
+        "1",
+        "--cost",
+        "0",
+    )
     if db_url.startswith("sqlite"):  # a typo'd path must not become an empty registry
         assert r.exit_code == 7 and "db upgrade" in r.stderr
         assert run_cli("db", "upgrade").exit_code == 0
     else:  # an empty PostgreSQL database is initialised on the first write (by a role that may)
         assert r.exit_code == 0, r.stderr
-    assert run_cli("db", "status", "--json").json == {"url": db_url, "revision": schema.HEAD, "head": schema.HEAD,
-                                                      "up_to_date": True}
+    assert run_cli("db", "status", "--json").json == {
+        "url": db_url,
+        "revision": schema.HEAD,
+        "head": schema.HEAD,
+        "up_to_date": True,
+    }
 
 
 def test_concurrent_first_use_initialises_once(backend, empty_db, tmp_path, monkeypatch):
@@ -186,8 +297,25 @@ def test_concurrent_first_use_initialises_once(backend, empty_db, tmp_path, monk
     if backend == "sqlite":
         db_url = f"sqlite:///{tmp_path / 'data' / 'modelreg' / 'registry.db'}"
         monkeypatch.delenv("MODELREG_DB")
-    commands = [["register", "first", "--version", f"1.{w}.0", "--provider", "p", "--capability", "c",
-                 "--avg-latency", "1", "--p95-latency", "1", "--cost", "0"] for w in range(8)]
+    commands = [
+        [
+            "register",
+            "first",
+            "--version",
+            f"1.{w}.0",
+            "--provider",
+            "p",
+            "--capability",
+            "c",
+            "--avg-latency",
+            "1",
+            "--p95-latency",
+            "1",
+            "--cost",
+            "0",
+        ]
+        for w in range(8)
+    ]
     procs = lw.spawn("once", tmp_path / "sync", 8, tmp_path / "logs", per_worker=commands)
     results = lw.release(tmp_path / "sync", procs)
     assert all(code == 0 for code, _ in results), results

@@ -5,10 +5,36 @@ import json
 import pytest
 from conftest import GUIDE_MANIFEST
 
-FLAGS = ["register", "ms-standard", "--version", "2.1.0", "--provider", "mindstudio", "--capability", "text-generation",
-         "--capability", "summarization", "--param", "temperature=0.5:0..1", "--param", "tokens=1024:max=2048",
-         "--avg-latency", "400", "--p95-latency", "700", "--cost", "0.01", "--residency", "us-east",
-         "--pii", "compliant", "--domain", "customer-service", "--endpoint", "http://127.0.0.1:8700/v1/chat/completions"]
+FLAGS = [
+    "register",
+    "ms-standard",
+    "--version",
+    "2.1.0",
+    "--provider",
+    "mindstudio",
+    "--capability",
+    "text-generation",
+    "--capability",
+    "summarization",
+    "--param",
+    "temperature=0.5:0..1",
+    "--param",
+    "tokens=1024:max=2048",
+    "--avg-latency",
+    "400",
+    "--p95-latency",
+    "700",
+    "--cost",
+    "0.01",
+    "--residency",
+    "us-east",
+    "--pii",
+    "compliant",
+    "--domain",
+    "customer-service",
+    "--endpoint",
+    "http://127.0.0.1:8700/v1/chat/completions",
+]
 
 
 def test_register_from_flags_matches_manifest_shape(cli):
@@ -16,14 +42,40 @@ def test_register_from_flags_matches_manifest_shape(cli):
     assert r.exit_code == 0, r.stderr
     shown = cli("show", "ms-standard@2.1.0", "--json").json
     assert shown["status"] == "TESTING" and shown["stage"] == "staging"
-    assert shown["parameters"] == {"temperature": {"default": 0.5, "range": [0, 1]}, "tokens": {"default": 1024, "max": 2048}}
+    assert shown["parameters"] == {
+        "temperature": {"default": 0.5, "range": [0, 1]},
+        "tokens": {"default": 1024, "max": 2048},
+    }
     assert shown["performance"] == {"avg_latency_ms": 400, "p95_latency_ms": 700, "cost_per_request_usd": 0.01}
-    assert shown["compliance"] == {"data_residency": ["us-east"], "pii_handling": "compliant",
-                                   "approved_domains": ["customer-service"]}
+    assert shown["compliance"] == {
+        "data_residency": ["us-east"],
+        "pii_handling": "compliant",
+        "approved_domains": ["customer-service"],
+    }
     assert shown["endpoint_kind"] == "openai-chat" and shown["registered_by"] == "alice"
-    for key in ("model_id", "provider", "version", "status", "stage", "capabilities", "parameters", "performance",
-                "compliance", "endpoint", "endpoint_kind", "registered_at", "registered_by", "approved_at",
-                "approved_by", "deprecated_at", "retire_on", "replacement", "retired_at", "checks", "rollout_weight"):
+    for key in (
+        "model_id",
+        "provider",
+        "version",
+        "status",
+        "stage",
+        "capabilities",
+        "parameters",
+        "performance",
+        "compliance",
+        "endpoint",
+        "endpoint_kind",
+        "registered_at",
+        "registered_by",
+        "approved_at",
+        "approved_by",
+        "deprecated_at",
+        "retire_on",
+        "replacement",
+        "retired_at",
+        "checks",
+        "rollout_weight",
+    ):
         assert key in shown
 
 
@@ -34,11 +86,23 @@ def test_duplicate_version_is_a_conflict(cli):
 
 
 def test_manifest_json_snake_case_and_models_list(cli, tmp_path):
-    doc = {"provider": "acme", "models": [
-        {"model_id": "a-model", "version": "1.0.0", "capabilities": ["chat"],
-         "performance": {"avg_latency_ms": 1, "p95_latency_ms": 2, "cost_per_request_usd": 0}},
-        {"modelId": "a-model", "version": "1.0.1-rc.1", "capabilities": ["chat"],
-         "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}}]}
+    doc = {
+        "provider": "acme",
+        "models": [
+            {
+                "model_id": "a-model",
+                "version": "1.0.0",
+                "capabilities": ["chat"],
+                "performance": {"avg_latency_ms": 1, "p95_latency_ms": 2, "cost_per_request_usd": 0},
+            },
+            {
+                "modelId": "a-model",
+                "version": "1.0.1-rc.1",
+                "capabilities": ["chat"],
+                "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0},
+            },
+        ],
+    }
     path = tmp_path / "m.json"
     path.write_text(json.dumps(doc))
     assert cli("register", "--file", path).exit_code == 0
@@ -48,26 +112,53 @@ def test_manifest_json_snake_case_and_models_list(cli, tmp_path):
 
 def test_semver_ordering_in_find(cli, tmp_path):
     order = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.2.0", "1.10.0"]
-    doc = {"provider": "p", "models": [{"modelId": "m", "version": v, "capabilities": ["c"],
-           "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0}} for v in reversed(order)]}
+    doc = {
+        "provider": "p",
+        "models": [
+            {
+                "modelId": "m",
+                "version": v,
+                "capabilities": ["c"],
+                "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0},
+            }
+            for v in reversed(order)
+        ],
+    }
     path = tmp_path / "m.json"
     path.write_text(json.dumps(doc))
     assert cli("register", "--file", path).exit_code == 0
     assert [v["version"] for v in cli("find", "--json", "--limit", "0").json] == list(reversed(order))
 
 
-@pytest.mark.parametrize("mutation, key", [
-    (lambda d: d["models"][1]["performance"].__setitem__("avgLatency", -1), "performance.avgLatency"),
-    (lambda d: d["models"][1].__setitem__("version", "1.0"), "version"),
-    (lambda d: d["models"][1].__setitem__("colour", "red"), "colour"),
-    (lambda d: d["models"][1]["parameters"]["temperature"].__setitem__("default", 3), "parameters.temperature"),
-    (lambda d: d["models"][1].__setitem__("capabilities", "chat"), "capabilities"),
-])
+@pytest.mark.parametrize(
+    "mutation, key",
+    [
+        (lambda d: d["models"][1]["performance"].__setitem__("avgLatency", -1), "performance.avgLatency"),
+        (lambda d: d["models"][1].__setitem__("version", "1.0"), "version"),
+        (lambda d: d["models"][1].__setitem__("colour", "red"), "colour"),
+        (lambda d: d["models"][1]["parameters"]["temperature"].__setitem__("default", 3), "parameters.temperature"),
+        (lambda d: d["models"][1].__setitem__("capabilities", "chat"), "capabilities"),
+    ],
+)
 def test_one_bad_entry_writes_nothing(cli, tmp_path, mutation, key):
-    good = {"modelId": "ok-model", "version": "1.0.0", "provider": "p", "capabilities": ["chat"],
-            "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}}
-    doc = {"models": [good, {**good, "modelId": "bad-model", "parameters": {"temperature": {"default": 0.5, "range": [0, 1]}},
-                             "performance": dict(good["performance"])}]}
+    good = {
+        "modelId": "ok-model",
+        "version": "1.0.0",
+        "provider": "p",
+        "capabilities": ["chat"],
+        "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0},
+    }
+    doc = {
+        "models": [
+            good,
+            {
+                **good,
+                "modelId": "bad-model",
+                "parameters": {"temperature": {"default": 0.5, "range": [0, 1]}},
+                "performance": dict(good["performance"]),
+            },
+        ]
+    }
     mutation(doc)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(doc))
@@ -111,20 +202,37 @@ def test_show_model_and_tree(cli):
 
 def test_library_api(registry):
     from modelreg.manifest import load_manifest_file
+
     registry.register_many(load_manifest_file(str(GUIDE_MANIFEST)))
     found = registry.find_models(provider="mindstudio", capabilities=["reasoning"], status="TESTING")
     assert [v["model_id"] for v in found] == ["ms-advanced-reasoning"]
-    version = registry.register({"provider": "mindstudio", "modelId": "ms-standard", "version": "2.0.1",
-                                 "capabilities": ["text-generation"],
-                                 "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}})
+    version = registry.register(
+        {
+            "provider": "mindstudio",
+            "modelId": "ms-standard",
+            "version": "2.0.1",
+            "capabilities": ["text-generation"],
+            "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0},
+        }
+    )
     assert version["status"] == "TESTING"
 
 
 def test_bulk_registration_is_one_transaction(registry):
     from modelreg.manifest import parse_manifest_document
-    doc = {"provider": "bulk", "models": [{"modelId": f"m{i % 50}", "version": f"1.{i}.0", "capabilities": ["c", f"k{i % 7}"],
-                                           "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}}
-                                          for i in range(3000)]}
+
+    doc = {
+        "provider": "bulk",
+        "models": [
+            {
+                "modelId": f"m{i % 50}",
+                "version": f"1.{i}.0",
+                "capabilities": ["c", f"k{i % 7}"],
+                "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0},
+            }
+            for i in range(3000)
+        ],
+    }
     registry.register_many(parse_manifest_document(doc, "bulk"))
     versions, total = registry.find(capabilities=["k3"], limit=5)
     assert total == len([i for i in range(3000) if i % 7 == 3]) and len(versions) == 5

@@ -18,11 +18,16 @@ ADV = "ms-advanced-reasoning@3.0.1"
 
 
 def _version(reg, model, version, **over):
-    spec = {"provider": "mindstudio", "modelId": model, "version": version, "capabilities": ["text-generation"],
-            "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}, "tokens": {"default": 512, "max": 4096}},
-            "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01},
-            "compliance": {"dataResidency": ["eu-west"], "piiHandling": "compliant", "approvedDomains": ["support"]},
-            "endpoint": "http://127.0.0.1:9/v1/chat/completions"}
+    spec = {
+        "provider": "mindstudio",
+        "modelId": model,
+        "version": version,
+        "capabilities": ["text-generation"],
+        "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}, "tokens": {"default": 512, "max": 4096}},
+        "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01},
+        "compliance": {"dataResidency": ["eu-west"], "piiHandling": "compliant", "approvedDomains": ["support"]},
+        "endpoint": "http://127.0.0.1:9/v1/chat/completions",
+    }
     spec.update(over)
     return reg.register(spec)
 
@@ -42,6 +47,7 @@ def second_db(backend, tmp_path):
 
 def _audit_count(url: str) -> int:
     from modelreg import Registry
+
     with Registry.open(url) as reg:
         return reg.verify_audit().events
 
@@ -72,19 +78,40 @@ def build_history(registry, cli):
     approve(registry, "old@1.0.0")
     registry.deprecate("old@1.0.0", reason="superseded", notice_days=90)
     assert cli("deprecate", "--sweep", env={"MODELREG_NOW": _day(90)}).exit_code == 0  # old@1.0.0 retires
-    r = cli("deprecate", "ms-standard@2.0.0", "--reason", "use 2.1", "--notice-days", "90",
-            "--replacement", "ms-standard@2.1.0")
+    r = cli(
+        "deprecate",
+        "ms-standard@2.0.0",
+        "--reason",
+        "use 2.1",
+        "--notice-days",
+        "90",
+        "--replacement",
+        "ms-standard@2.1.0",
+    )
     assert r.exit_code == 0, r.stderr
     assert cli("deprecate", "--sweep", env={"MODELREG_NOW": _day(65)}).exit_code == 0  # a 30-day notice
     _version(registry, "ms-standard", "2.2.0")
-    assert cli("review", "ms-standard@2.2.0", "--check", "evaluation", "--fail", "--reject", "--note", "bad").exit_code == 0
+    assert (
+        cli("review", "ms-standard@2.2.0", "--check", "evaluation", "--fail", "--reject", "--note", "bad").exit_code
+        == 0
+    )
     assert cli("fallback", "set", "ms-advanced-reasoning", "ms-standard", "old@1.0.0").exit_code in (0, 5)
     assert cli("fallback", "set", "ms-advanced-reasoning", "ms-standard").exit_code == 0
 
     def add_advisory(tx):
-        tx.session.add(Advisory(advisory_id="CVE-2026-0001", model_id="ms-research-prototype", affected=">=0",
-                                severity="high", summary="prompt injection", created_at=tx.now, created_by=tx.actor))
+        tx.session.add(
+            Advisory(
+                advisory_id="CVE-2026-0001",
+                model_id="ms-research-prototype",
+                affected=">=0",
+                severity="high",
+                summary="prompt injection",
+                created_at=tx.now,
+                created_by=tx.actor,
+            )
+        )
         tx.audit("advisory.add", "ms-research-prototype", None, {"advisory_id": "CVE-2026-0001"})
+
     registry.write(add_advisory)
 
 
@@ -115,13 +142,17 @@ def test_db_copy_moves_the_registry_verbatim(registry, cli, db_url, second_db, t
     assert _export(copied) == text  # timestamps, actors, evidence: verbatim
     assert run_cli("--db", copied, "audit", "verify", "--head", head).exit_code == 0
     from modelreg import Registry
+
     with Registry.open(copied) as other:
         assert other.resolve(model="ms-standard").version == "2.1.0"
         assert other.resolve(model="ms-advanced-reasoning").rollout == {"role": "stable", "weight": 90}
         # run ids were kept; the next run gets a fresh one on both backends
-        run_id = other.record_benchmark("ms-standard@2.1.0", endpoint="http://x/v1", settings={}, results={}, passed=True)
-        assert run_id > max(r["run_id"] for m in doc["models"].values() for v in m["versions"].values()
-                            for r in v.get("benchmarks", []))
+        run_id = other.record_benchmark(
+            "ms-standard@2.1.0", endpoint="http://x/v1", settings={}, results={}, passed=True
+        )
+        assert run_id > max(
+            r["run_id"] for m in doc["models"].values() for v in m["versions"].values() for r in v.get("benchmarks", [])
+        )
     # only into an empty registry
     r = run_cli("db", "copy", db_url, target)
     assert r.exit_code == 4 and "empty" in r.stderr
@@ -137,10 +168,22 @@ def test_import_never_accepts_evidence_from_a_file(guide_registry, cli, db_url, 
     def forge(doc):
         v = doc["models"]["ms-standard"]["versions"]["2.0.0"]
         v.update(status="APPROVED", approved_by="carol", approved_at=now, default_since=now)
-        v["checks"] = [{"name": n, "result": "pass", "actor": "carol", "at": now, "note": "trust me"}
-                       for n in ("evaluation", "security", "compliance", "benchmark")]
-        v["benchmarks"] = [{"run_id": 77, "endpoint": "http://never.existed/v1", "actor": "carol", "started_at": now,
-                            "finished_at": now, "mode": "closed", "passed": True}]
+        v["checks"] = [
+            {"name": n, "result": "pass", "actor": "carol", "at": now, "note": "trust me"}
+            for n in ("evaluation", "security", "compliance", "benchmark")
+        ]
+        v["benchmarks"] = [
+            {
+                "run_id": 77,
+                "endpoint": "http://never.existed/v1",
+                "actor": "carol",
+                "started_at": now,
+                "finished_at": now,
+                "mode": "closed",
+                "passed": True,
+            }
+        ]
+
     forged = tmp_path / "forged.toml"
     forged.write_text(_mutate(text, forge))
     before = _audit_count(db_url)
@@ -171,6 +214,7 @@ def test_import_refuses_status_jumps_and_writes_nothing(guide_registry, cli, db_
         doc["models"]["ms-standard"]["description"] = "would change"
         new = dict(doc["models"]["ms-standard"]["versions"]["2.0.0"], status="APPROVED")
         doc["models"]["ms-standard"]["versions"]["3.0.0"] = new  # approved, but no recorded history
+
     bad = tmp_path / "bad.toml"
     bad.write_text(_mutate(text, jump))
     r = cli("import", bad, "--json")
@@ -187,8 +231,9 @@ def test_import_refuses_status_jumps_and_writes_nothing(guide_registry, cli, db_
 def test_import_promotes_through_the_gates_as_the_importing_actor(guide_registry, cli, db_url, tmp_path):
     text = _export(db_url)
     path = tmp_path / "promote.toml"
-    path.write_text(_mutate(text, lambda doc: doc["models"]["ms-advanced-reasoning"]["versions"]["3.0.1"]
-                            .update(status="APPROVED")))
+    path.write_text(
+        _mutate(text, lambda doc: doc["models"]["ms-advanced-reasoning"]["versions"]["3.0.1"].update(status="APPROVED"))
+    )
     r = cli("import", path, "--json")
     assert r.exit_code == 5 and "evaluation" in r.json["refused"][0]["reason"]  # no evidence recorded here yet
     pass_all_checks(guide_registry, ADV)  # bob records the reviews and a benchmark run, here
@@ -207,10 +252,19 @@ def test_dry_run_writes_nothing(guide_registry, cli, db_url, tmp_path):
     text = _export(db_url)
 
     def add(doc):
-        doc["models"]["brand-new"] = {"provider": "acme", "owner": "alice", "created_at": "2026-01-01T00:00:00Z",
-                                      "versions": {"1.0.0": {"capabilities": ["chat"], "performance": {
-                                          "avg_latency_ms": 1, "p95_latency_ms": 2, "cost_per_request_usd": 0}}}}
+        doc["models"]["brand-new"] = {
+            "provider": "acme",
+            "owner": "alice",
+            "created_at": "2026-01-01T00:00:00Z",
+            "versions": {
+                "1.0.0": {
+                    "capabilities": ["chat"],
+                    "performance": {"avg_latency_ms": 1, "p95_latency_ms": 2, "cost_per_request_usd": 0},
+                }
+            },
+        }
         doc["models"]["ms-standard"]["versions"]["2.0.0"]["status"] = "RETIRED"
+
     path = tmp_path / "plan.toml"
     path.write_text(_mutate(text, add))
     before = _audit_count(db_url)
@@ -222,7 +276,9 @@ def test_dry_run_writes_nothing(guide_registry, cli, db_url, tmp_path):
     assert r.exit_code == 5 and "brand-new@1.0.0" in r.stdout and "would be REFUSED" in r.stderr
     assert _export(db_url) == text and _audit_count(db_url) == before
     # without the refused change it applies; the new version is registered now by the importer
-    path.write_text(_mutate(path.read_text(), lambda d: d["models"]["ms-standard"]["versions"]["2.0.0"].update(status="TESTING")))
+    path.write_text(
+        _mutate(path.read_text(), lambda d: d["models"]["ms-standard"]["versions"]["2.0.0"].update(status="TESTING"))
+    )
     assert cli("import", path).exit_code == 0
     v = guide_registry.get_version("brand-new", "1.0.0")
     assert v["status"] == "TESTING" and v["registered_by"] == "alice"
@@ -240,6 +296,7 @@ def test_diff_shows_changes(guide_registry, cli, db_url, tmp_path):
         doc["models"]["ms-standard"]["versions"]["2.0.0"]["performance"]["p95_latency_ms"] = 650
         del doc["models"]["ms-research-prototype"]
         doc["models"]["ms-standard"]["versions"]["9.0.0"] = doc["models"]["ms-standard"]["versions"]["2.0.0"]
+
     path.write_text(_mutate(text, edit))
     r = cli("diff", path, "--json")
     assert r.exit_code == 0
@@ -306,7 +363,7 @@ def mangled(draw, text: str):
     if kind == "duplicate-line":
         keyed = [i for i, line in enumerate(lines) if re.match(r"^[A-Za-z_]+ = ", line)]
         at = draw(st.sampled_from(keyed))
-        return "\n".join(lines[:at + 1] + [lines[at]] + lines[at + 1:]) + "\n"
+        return "\n".join(lines[: at + 1] + [lines[at]] + lines[at + 1 :]) + "\n"
     doc["format"] = draw(st.sampled_from([0, 2, 99]))
     return tomli_w.dumps(doc)
 

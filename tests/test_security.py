@@ -23,8 +23,22 @@ def _files_bytes(path: Path) -> bytes:
 
 
 def _register_args(model="sec", version="1.0.0", endpoint=None):
-    args = ["register", model, "--version", version, "--provider", "p", "--capability", "chat",
-            "--avg-latency", "500", "--p95-latency", "900", "--cost", "0"]
+    args = [
+        "register",
+        model,
+        "--version",
+        version,
+        "--provider",
+        "p",
+        "--capability",
+        "chat",
+        "--avg-latency",
+        "500",
+        "--p95-latency",
+        "900",
+        "--cost",
+        "0",
+    ]
     return args + (["--endpoint", endpoint] if endpoint else [])
 
 
@@ -35,12 +49,23 @@ def test_sqlite_files_created_0600(tmp_path, umask):
     old = os.umask(umask)
     try:
         from modelreg import Registry
+
         reg = Registry.open(new_registry(f"sqlite:///{path}"))
-        reg.register({"provider": "p", "modelId": "m", "version": "1.0.0", "capabilities": ["c"],
-                      "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0}})
+        reg.register(
+            {
+                "provider": "p",
+                "modelId": "m",
+                "version": "1.0.0",
+                "capabilities": ["c"],
+                "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0},
+            }
+        )
         with reg.db.engine.connect():  # WAL and shared-memory files exist while a connection is open
-            modes = {s: stat.S_IMODE(os.stat(str(path) + s).st_mode) for s in ("", "-wal", "-shm")
-                     if Path(str(path) + s).exists()}
+            modes = {
+                s: stat.S_IMODE(os.stat(str(path) + s).st_mode)
+                for s in ("", "-wal", "-shm")
+                if Path(str(path) + s).exists()
+            }
         reg.close()
     finally:
         os.umask(old)
@@ -80,17 +105,29 @@ def test_webhook_secret_never_stored_or_printed(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELREG_DB", new_registry(f"sqlite:///{db}"))
     monkeypatch.setenv("MODELREG_WEBHOOK_SECRET", CANARY)
     policy = tmp_path / "policy.toml"
-    policy.write_text('[[alerts.webhooks]]\nurl = "http://127.0.0.1:9/hook"\nsecret_env = "MODELREG_WEBHOOK_SECRET"\n'
-                      'min_severity = "info"\n')
+    policy.write_text(
+        '[[alerts.webhooks]]\nurl = "http://127.0.0.1:9/hook"\nsecret_env = "MODELREG_WEBHOOK_SECRET"\n'
+        'min_severity = "info"\n'
+    )
     assert run_cli("policy", "apply", policy).exit_code == 0
     from modelreg import Registry
+
     holder = Registry.open(f"sqlite:///{db}")
     with holder.db.engine.connect():  # keeps the WAL from being checkpointed away, so its bytes are checked too
         outputs = []
-        for args in (_register_args(), ["--actor", "bob", "review", "sec@1.0.0", "--check", "security", "--pass"],
-                     ["find", "--json"], ["show", "sec@1.0.0", "--json"], ["config", "show"], ["policy", "show"],
-                     ["policy", "show", "--json"], ["history", "sec@1.0.0", "--json"], ["deprecate", "--sweep", "--json"],
-                     ["tree", "--json"], ["events", "list", "--json"]):
+        for args in (
+            _register_args(),
+            ["--actor", "bob", "review", "sec@1.0.0", "--check", "security", "--pass"],
+            ["find", "--json"],
+            ["show", "sec@1.0.0", "--json"],
+            ["config", "show"],
+            ["policy", "show"],
+            ["policy", "show", "--json"],
+            ["history", "sec@1.0.0", "--json"],
+            ["deprecate", "--sweep", "--json"],
+            ["tree", "--json"],
+            ["events", "list", "--json"],
+        ):
             r = run_cli(*args)
             assert r.exit_code == 0, (args, r.stderr)
             outputs.append(r.stdout + r.stderr)
@@ -135,15 +172,29 @@ def test_api_key_sent_but_never_stored_or_printed(tmp_path, monkeypatch):
         endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions"
         assert run_cli(*_register_args(endpoint=endpoint)).exit_code == 0
         from modelreg import Registry
+
         holder = Registry.open(f"sqlite:///{db}")
         with holder.db.engine.connect():
             outputs = []
             for extra in (["--json"], []):
-                r = run_cli("--actor", "bob", "benchmark", "sec@1.0.0", "--requests", "5", "--concurrency", "1",
-                            "--api-key-env", "MODELREG_TEST_API_KEY", *extra)
+                r = run_cli(
+                    "--actor",
+                    "bob",
+                    "benchmark",
+                    "sec@1.0.0",
+                    "--requests",
+                    "5",
+                    "--concurrency",
+                    "1",
+                    "--api-key-env",
+                    "MODELREG_TEST_API_KEY",
+                    *extra,
+                )
                 assert r.exit_code in (0, 6), r.stderr
                 outputs.append(r.stdout + r.stderr)
-            outputs += [run_cli(*a).stdout for a in (["show", "sec@1.0.0", "--json"], ["history", "sec@1.0.0", "--json"])]
+            outputs += [
+                run_cli(*a).stdout for a in (["show", "sec@1.0.0", "--json"], ["history", "sec@1.0.0", "--json"])
+            ]
             stored = _files_bytes(db)
         holder.close()
     finally:
@@ -153,20 +204,45 @@ def test_api_key_sent_but_never_stored_or_printed(tmp_path, monkeypatch):
     assert CANARY.encode() not in stored
     for text in outputs:
         assert CANARY not in text
-    r = run_cli("--actor", "bob", "benchmark", "sec@1.0.0", "--requests", "1", "--api-key-env", "MODELREG_NOT_SET_ANYWHERE")
+    r = run_cli(
+        "--actor", "bob", "benchmark", "sec@1.0.0", "--requests", "1", "--api-key-env", "MODELREG_NOT_SET_ANYWHERE"
+    )
     assert r.exit_code == 2 and "MODELREG_NOT_SET_ANYWHERE" in r.stderr
 
 
 # -- endpoints ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("endpoint", ["file:///etc/passwd", "ftp://host/x", "javascript:alert(1)", "gopher://h/",
-                                      "ws://host/x", "data:,x", "//host/x", "http://", "https://user:pw@host/",
-                                      "unix:///run/x.sock", "http://ho st/"])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "file:///etc/passwd",
+        "ftp://host/x",
+        "javascript:alert(1)",
+        "gopher://h/",
+        "ws://host/x",
+        "data:,x",
+        "//host/x",
+        "http://",
+        "https://user:pw@host/",
+        "unix:///run/x.sock",
+        "http://ho st/",
+    ],
+)
 def test_only_http_endpoints_accepted(db_url, tmp_path, endpoint):
     r = run_cli(*_register_args(endpoint=endpoint))
     assert r.exit_code == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
     manifest = tmp_path / "m.json"
-    manifest.write_text(json.dumps({"provider": "p", "modelId": "sec", "version": "1.0.0", "capabilities": ["c"],
-                                    "endpoint": endpoint, "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "provider": "p",
+                "modelId": "sec",
+                "version": "1.0.0",
+                "capabilities": ["c"],
+                "endpoint": endpoint,
+                "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0},
+            }
+        )
+    )
     assert run_cli("register", "--file", manifest).exit_code == 2
     if endpoint.startswith("https://user:pw"):
         assert "pw" not in r.stderr.replace("pw@", "")  # the password is not echoed beyond the URL shape
@@ -188,11 +264,19 @@ def gated(tmp_path, monkeypatch):
     url = new_registry(f"sqlite:///{tmp_path / 'registry.db'}")
     monkeypatch.setenv("MODELREG_DB", url)
     from modelreg import Registry
+
     registry = Registry.open(url)
     registry.set_policy("approvers", "  Carol ,DAVE")
-    registry.register({"provider": "p", "modelId": "sec", "version": "1.0.0", "capabilities": ["c"],
-                       "endpoint": "http://127.0.0.1:9/v1",
-                       "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0}})  # by alice
+    registry.register(
+        {
+            "provider": "p",
+            "modelId": "sec",
+            "version": "1.0.0",
+            "capabilities": ["c"],
+            "endpoint": "http://127.0.0.1:9/v1",
+            "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0},
+        }
+    )  # by alice
     pass_all_checks(registry, ADV)
     yield registry
     registry.close()

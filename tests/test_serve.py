@@ -11,9 +11,15 @@ STD = "ms-standard@2.0.0"
 
 
 def _version(reg, model, version, **over):
-    spec = {"provider": "mindstudio", "modelId": model, "version": version, "capabilities": ["text-generation"],
-            "parameters": {"temperature": {"default": 0.5, "range": [0, 1]}},
-            "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01}}
+    spec = {
+        "provider": "mindstudio",
+        "modelId": model,
+        "version": version,
+        "capabilities": ["text-generation"],
+        "parameters": {"temperature": {"default": 0.5, "range": [0, 1]}},
+        "endpoint": "http://127.0.0.1:9/v1",
+        "performance": {"avgLatency": 100, "p95Latency": 200, "costPerRequest": 0.01},
+    }
     spec.update(over)
     return reg.register(spec)
 
@@ -26,8 +32,9 @@ def test_resolve_is_the_library_and_the_cli(guide_registry):
         assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
         expected = reg.resolve(provider="mindstudio", capabilities=["text-generation", "reasoning"]).to_dict()
         assert r.json() == expected
-        cli = run_cli("resolve", "--provider", "mindstudio", "--capability", "text-generation",
-                      "--capability", "reasoning")
+        cli = run_cli(
+            "resolve", "--provider", "mindstudio", "--capability", "text-generation", "--capability", "reasoning"
+        )
         assert cli.exit_code == 0 and r.json() == cli.json
         assert "Deprecation" not in r.headers and "Sunset" not in r.headers
         # nothing fits: 404, JSON, like exit 3
@@ -52,8 +59,13 @@ def test_models_pages_by_limit_and_offset(registry):
         # filters are find's
         page = get(srv, "/v1/models?model=m1&status=testing").json()
         assert page["items"] == registry.find(model="m1", status="TESTING")[0] and page["next_offset"] is None
-        assert get(srv, "/v1/models?offset=50").json() == {"items": [], "total": 7, "limit": 100, "offset": 50,
-                                                            "next_offset": None}
+        assert get(srv, "/v1/models?offset=50").json() == {
+            "items": [],
+            "total": 7,
+            "limit": 100,
+            "offset": 50,
+            "next_offset": None,
+        }
 
 
 def test_every_read_route_answers_what_the_library_does(guide_registry):
@@ -61,12 +73,15 @@ def test_every_read_route_answers_what_the_library_does(guide_registry):
     approve(reg, ADV)
     with ServerThread(reg) as srv:
         assert get(srv, "/v1/models/ms-advanced-reasoning").json() == reg.get_model("ms-advanced-reasoning")
-        assert get(srv, "/v1/models/ms-advanced-reasoning/versions/3.0.1").json() == \
-            reg.get_version("ms-advanced-reasoning", "3.0.1")
-        assert get(srv, "/v1/models/ms-advanced-reasoning/history").json()["items"] == \
-            reg.history("ms-advanced-reasoning")
-        assert get(srv, "/v1/models/ms-advanced-reasoning/versions/3.0.1/history").json()["items"] == \
-            reg.history("ms-advanced-reasoning", "3.0.1")
+        assert get(srv, "/v1/models/ms-advanced-reasoning/versions/3.0.1").json() == reg.get_version(
+            "ms-advanced-reasoning", "3.0.1"
+        )
+        assert get(srv, "/v1/models/ms-advanced-reasoning/history").json()["items"] == reg.history(
+            "ms-advanced-reasoning"
+        )
+        assert get(srv, "/v1/models/ms-advanced-reasoning/versions/3.0.1/history").json()["items"] == reg.history(
+            "ms-advanced-reasoning", "3.0.1"
+        )
         assert get(srv, "/v1/tree").json() == reg.tree() == run_cli("tree", "--json").json
         assert get(srv, "/v1/tree?include_retired=true").json() == reg.tree(include_retired=True)
         metrics = get(srv, "/metrics")
@@ -90,11 +105,14 @@ def test_deprecated_versions_carry_deprecation_sunset_and_successor(registry):
     version = registry.get_version("old", "1.0.0")
     with ServerThread(registry) as srv:
         r = get(srv, "/v1/resolve?model=old")
-        assert r.status_code == 200 and r.json()["deprecation"] == {"retire_on": version["retire_on"],
-                                                                    "replacement": "new@2.0.0+build.7",
-                                                                    "deprecated_at": version["deprecated_at"]}
+        assert r.status_code == 200 and r.json()["deprecation"] == {
+            "retire_on": version["retire_on"],
+            "replacement": "new@2.0.0+build.7",
+            "deprecated_at": version["deprecated_at"],
+        }
         from datetime import datetime
         from email.utils import parsedate_to_datetime
+
         deprecated_at = datetime.fromisoformat(version["deprecated_at"].replace("Z", "+00:00"))
         assert r.headers["Deprecation"] == f"@{int(deprecated_at.timestamp())}"
         sunset = parsedate_to_datetime(r.headers["Sunset"])
@@ -107,10 +125,19 @@ def test_deprecated_versions_carry_deprecation_sunset_and_successor(registry):
         assert "Deprecation" not in get(srv, "/v1/models/new/versions/2.0.0%2Bbuild.7").headers
         deps = get(srv, "/v1/deprecations").json()
         assert deps["total"] == 1
-        assert deps["items"] == [{"model_id": "old", "version": "1.0.0", "provider": "mindstudio",
-                                  "deprecated_at": version["deprecated_at"], "retire_on": version["retire_on"],
-                                  "days_left": version["days_to_retirement"], "replacement": "new@2.0.0+build.7",
-                                  "reason": "superseded", "consumers": []}]
+        assert deps["items"] == [
+            {
+                "model_id": "old",
+                "version": "1.0.0",
+                "provider": "mindstudio",
+                "deprecated_at": version["deprecated_at"],
+                "retire_on": version["retire_on"],
+                "days_left": version["days_to_retirement"],
+                "replacement": "new@2.0.0+build.7",
+                "reason": "superseded",
+                "consumers": [],
+            }
+        ]
         assert deps["items"][0]["days_left"] >= 90
 
 
@@ -132,8 +159,16 @@ def test_etags_and_304_without_the_database(guide_registry):
         a = get(srv, "/v1/models?capability=reasoning&capability=text-generation").headers["ETag"]
         b = get(srv, "/v1/models?capability=text-generation&capability=reasoning").headers["ETag"]
         assert a == b
-        for path in ("/v1/models", "/v1/models/ms-standard", "/v1/tree", "/v1/deprecations", "/metrics", "/healthz",
-                     "/v1/openapi.json", "/v1/models/ms-standard/versions/2.0.0"):
+        for path in (
+            "/v1/models",
+            "/v1/models/ms-standard",
+            "/v1/tree",
+            "/v1/deprecations",
+            "/metrics",
+            "/healthz",
+            "/v1/openapi.json",
+            "/v1/models/ms-standard/versions/2.0.0",
+        ):
             tag = get(srv, path).headers["ETag"]
             assert get(srv, path, headers={"If-None-Match": tag}).status_code == 304, path
         hits_before = srv.stats()["misses"]
@@ -143,8 +178,12 @@ def test_etags_and_304_without_the_database(guide_registry):
         assert misses <= hits_before
         # a committed change moves the tag (and a 304 becomes a 200)
         _version(reg, "ms-extra", "1.0.0")
-        moved, _ = wait_until(lambda: (r := get(srv, "/v1/resolve?provider=mindstudio",
-                                                 headers={"If-None-Match": etag})).status_code == 200 and r)
+        moved, _ = wait_until(
+            lambda: (
+                (r := get(srv, "/v1/resolve?provider=mindstudio", headers={"If-None-Match": etag})).status_code == 200
+                and r
+            )
+        )
         assert moved.headers["ETag"] != etag and int(moved.headers["X-Modelreg-Audit-Seq"]) > int(seq)
 
 
@@ -227,8 +266,11 @@ def test_bearer_tokens_and_consumers(guide_registry):
         assert get(srv, "/healthz").status_code == 200  # probes need no token
         for path in ("/metrics", "/v1/tree", "/v1/openapi.json"):
             assert get(srv, path).status_code == 401
-        ok = get(srv, "/v1/resolve?provider=mindstudio", headers={"Authorization": "bearer s3cret-token",
-                                                                  "X-Modelreg-Consumer": "spoofed"})
+        ok = get(
+            srv,
+            "/v1/resolve?provider=mindstudio",
+            headers={"Authorization": "bearer s3cret-token", "X-Modelreg-Consumer": "spoofed"},
+        )
         assert ok.status_code == 200 and ok.headers["Cache-Control"] == "private, no-cache"
         assert srv.stats()["pending_counts"] == {("checkout-service", "ms-advanced-reasoning", "3.0.1"): 1}
     assert flushed == [{("checkout-service", "ms-advanced-reasoning", "3.0.1"): 1}]  # flushed at shutdown
@@ -243,8 +285,10 @@ def test_resolve_counts_are_flushed_in_batches(guide_registry):
         with httpx.Client(base_url=srv.base) as client:
             for i in range(60):
                 headers = {"X-Modelreg-Consumer": f"app-{i % 2}"} if i % 3 else {}
-                client.get("/v1/resolve?model=ms-standard" if i % 4 == 0 else "/v1/resolve?model=ms-advanced-reasoning",
-                           headers=headers).raise_for_status()
+                client.get(
+                    "/v1/resolve?model=ms-standard" if i % 4 == 0 else "/v1/resolve?model=ms-advanced-reasoning",
+                    headers=headers,
+                ).raise_for_status()
             bad = client.get("/v1/resolve?model=ms-standard", headers={"X-Modelreg-Consumer": "tab\there"})
             assert bad.status_code == 400 and bad.json()["error"]["parameter"] == "X-Modelreg-Consumer"
         wait_until(lambda: flushed, timeout=5)
@@ -255,18 +299,27 @@ def test_resolve_counts_are_flushed_in_batches(guide_registry):
     assert sum(total.values()) == 60
     assert 1 <= len(flushed) <= 4  # batches, never one flush per request
     assert {k[0] for k in total} == {"anonymous", "app-0", "app-1"}
-    assert total[("anonymous", "ms-standard", "2.0.0")] + total.get(("app-0", "ms-standard", "2.0.0"), 0) \
-        + total.get(("app-1", "ms-standard", "2.0.0"), 0) == 15
+    assert (
+        total[("anonymous", "ms-standard", "2.0.0")]
+        + total.get(("app-0", "ms-standard", "2.0.0"), 0)
+        + total.get(("app-1", "ms-standard", "2.0.0"), 0)
+        == 15
+    )
 
 
 def test_no_traceback_ever_reaches_a_body(guide_registry):
     with ServerThread(guide_registry) as srv:
-        for path in ("/v1/resolve?model=%00", "/v1/models?model=" + "x" * 300, "/v1/models/" + "a" * 70,
-                     "/v1/models/ms-standard/versions/" + "1" * 200, "/v1/resolve?key=" + "k" * 300):
+        for path in (
+            "/v1/resolve?model=%00",
+            "/v1/models?model=" + "x" * 300,
+            "/v1/models/" + "a" * 70,
+            "/v1/models/ms-standard/versions/" + "1" * 200,
+            "/v1/resolve?key=" + "k" * 300,
+        ):
             r = get(srv, path)
             assert r.status_code in (400, 404), (path, r.status_code)
             body = r.json()
-            assert set(body) == {"error"} and "Traceback" not in r.text and "File \"" not in r.text
+            assert set(body) == {"error"} and "Traceback" not in r.text and 'File "' not in r.text
 
 
 def test_any_query_gets_an_answer_or_a_400_naming_a_parameter(guide_registry):
@@ -275,20 +328,55 @@ def test_any_query_gets_an_answer_or_a_400_naming_a_parameter(guide_registry):
     from hypothesis import strategies as st
 
     approve(guide_registry, ADV)
-    known = ["provider", "capability", "domain", "residency", "model", "key", "prerelease", "status", "stage",
-             "max_p95", "max_cost", "include_retired", "limit", "offset"]
+    known = [
+        "provider",
+        "capability",
+        "domain",
+        "residency",
+        "model",
+        "key",
+        "prerelease",
+        "status",
+        "stage",
+        "max_p95",
+        "max_cost",
+        "include_retired",
+        "limit",
+        "offset",
+    ]
     names = st.one_of(st.sampled_from(known), st.text(min_size=1, max_size=12))
-    values = st.one_of(st.sampled_from(["mindstudio", "text-generation", "true", "0", "-1", "1e999", "nan", "*", "",
-                                        "ms-*", "APPROVED", "production", "1000"]),
-                       st.text(max_size=40))
+    values = st.one_of(
+        st.sampled_from(
+            [
+                "mindstudio",
+                "text-generation",
+                "true",
+                "0",
+                "-1",
+                "1e999",
+                "nan",
+                "*",
+                "",
+                "ms-*",
+                "APPROVED",
+                "production",
+                "1000",
+            ]
+        ),
+        st.text(max_size=40),
+    )
     with ServerThread(guide_registry) as srv:
+
         @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-        @given(route=st.sampled_from(["/v1/resolve", "/v1/models", "/v1/tree"]),
-               pairs=st.lists(st.tuples(names, values), max_size=4))
+        @given(
+            route=st.sampled_from(["/v1/resolve", "/v1/models", "/v1/tree"]),
+            pairs=st.lists(st.tuples(names, values), max_size=4),
+        )
         def probe(route, pairs):
             r = srv.client.get(route, params=pairs)
             assert r.status_code in (200, 400, 404), (route, pairs, r.status_code, r.text)
             body = r.json()
             if r.status_code == 400:
                 assert body["error"]["parameter"] in {n for n, _ in pairs}, (pairs, body)
+
         probe()

@@ -17,6 +17,7 @@ from serve_harness import ServeProcess, version_lock, wait_until
 def sqlite_url(tmp_path, monkeypatch):
     """For what does not depend on the backend (start-up, logging): SQLite only."""
     from conftest import new_registry
+
     url = new_registry(f"sqlite:///{tmp_path / 'registry.db'}")
     monkeypatch.setenv("MODELREG_DB", url)
     return url

@@ -19,9 +19,16 @@ def busy_registry(guide_registry):
     reg = guide_registry
     approve(reg, ADV)
     approve(reg, STD)
-    reg.register({"provider": "mindstudio", "modelId": "ms-standard", "version": "2.1.0",
-                  "capabilities": ["text-generation", "summarization"],
-                  "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0}})
+    reg.register(
+        {
+            "provider": "mindstudio",
+            "modelId": "ms-standard",
+            "version": "2.1.0",
+            "capabilities": ["text-generation", "summarization"],
+            "endpoint": "http://127.0.0.1:9/v1",
+            "performance": {"avgLatency": 1, "p95Latency": 2, "costPerRequest": 0},
+        }
+    )
     approve(reg, "ms-standard@2.1.0", canary=30)
     reg.set_fallbacks("ms-advanced-reasoning", ["ms-standard"])
     bob = as_actor(reg, "bob")
@@ -30,8 +37,16 @@ def busy_registry(guide_registry):
     finally:
         bob.close()
     for i in range(5):
-        reg.register({"provider": "acme", "modelId": f"acme-{i}", "version": f"0.{i}.0", "capabilities": ["chat"],
-                      "endpoint": "http://127.0.0.1:9/v1", "performance": {"avgLatency": 1, "p95Latency": 2 + i, "costPerRequest": 0.001 * i}})
+        reg.register(
+            {
+                "provider": "acme",
+                "modelId": f"acme-{i}",
+                "version": f"0.{i}.0",
+                "capabilities": ["chat"],
+                "endpoint": "http://127.0.0.1:9/v1",
+                "performance": {"avgLatency": 1, "p95Latency": 2 + i, "costPerRequest": 0.001 * i},
+            }
+        )
     return reg
 
 
@@ -44,17 +59,23 @@ def test_http_registry_returns_what_the_database_does(busy_registry, monkeypatch
         assert isinstance(remote, remote_module.RemoteRegistry)
         assert remote.find() == reg.find()
         assert remote.find(limit=2) == reg.find(limit=2)
-        assert remote.find(include_retired=True, max_p95=4.5, max_cost=0.01) == \
-            reg.find(include_retired=True, max_p95=4.5, max_cost=0.01)
-        assert remote.find(model="acme-*", provider="acme", capabilities=["chat"], stage="staging") == \
-            reg.find(model="acme-*", provider="acme", capabilities=["chat"], stage="staging")
+        assert remote.find(include_retired=True, max_p95=4.5, max_cost=0.01) == reg.find(
+            include_retired=True, max_p95=4.5, max_cost=0.01
+        )
+        assert remote.find(model="acme-*", provider="acme", capabilities=["chat"], stage="staging") == reg.find(
+            model="acme-*", provider="acme", capabilities=["chat"], stage="staging"
+        )
         monkeypatch.setattr(remote_module, "PAGE", 2)  # page through the API two at a time
         assert remote.find() == reg.find() and remote.find(limit=5) == reg.find(limit=5)
-        assert remote.find_models(provider="mindstudio", capabilities=["summarization"], status="APPROVED") == \
-            reg.find_models(provider="mindstudio", capabilities=["summarization"], status="APPROVED")
-        for filters in ({"provider": "mindstudio", "capabilities": ["text-generation"]},
-                        {"model": "ms-standard", "key": "user-7"}, {"model": "ms-standard", "key": "user-8"},
-                        {"model": "ms-advanced-reasoning"}):
+        assert remote.find_models(
+            provider="mindstudio", capabilities=["summarization"], status="APPROVED"
+        ) == reg.find_models(provider="mindstudio", capabilities=["summarization"], status="APPROVED")
+        for filters in (
+            {"provider": "mindstudio", "capabilities": ["text-generation"]},
+            {"model": "ms-standard", "key": "user-7"},
+            {"model": "ms-standard", "key": "user-8"},
+            {"model": "ms-advanced-reasoning"},
+        ):
             assert remote.resolve(**filters) == reg.resolve(**filters)
             assert remote.get_latest_approved(**filters) == reg.get_latest_approved(**filters)
         found = remote.get_latest_approved(provider="mindstudio", capabilities=["text-generation"])
@@ -84,8 +105,12 @@ def test_writes_through_http_are_refused_with_exit_2(registry):
     from modelreg.remote import ReadOnlyRegistry
 
     with ServerThread(registry) as srv, Registry.open(srv.base) as remote:
-        for call in (lambda: remote.promote(ADV), lambda: remote.register({}), lambda: remote.sweep(),
-                     lambda: remote.set_fallbacks("a", ["b"])):
+        for call in (
+            lambda: remote.promote(ADV),
+            lambda: remote.register({}),
+            lambda: remote.sweep(),
+            lambda: remote.set_fallbacks("a", ["b"]),
+        ):
             with pytest.raises(ReadOnlyRegistry, match="read-only modelreg server") as caught:
                 call()
             assert caught.value.exit_code == ExitCode.INVALID == 2
@@ -106,8 +131,15 @@ def test_every_registry_method_is_served_refused_or_named_not_offered():
 def test_cli_reads_through_a_server(busy_registry):
     with ServerThread(busy_registry) as srv:
         over_http = {"MODELREG_DB": srv.base}
-        for args in (["find", "--json"], ["find", "--limit", "2"], ["show", ADV, "--json"], ["show", "ms-standard"],
-                     ["resolve", "--model", "ms-standard", "--key", "k1"], ["tree"], ["history", "ms-standard"]):
+        for args in (
+            ["find", "--json"],
+            ["find", "--limit", "2"],
+            ["show", ADV, "--json"],
+            ["show", "ms-standard"],
+            ["resolve", "--model", "ms-standard", "--key", "k1"],
+            ["tree"],
+            ["history", "ms-standard"],
+        ):
             direct, remote = run_cli(*args), run_cli(*args, env=over_http)
             assert direct.exit_code == 0, (args, direct.stderr)
             assert (remote.exit_code, remote.stdout, remote.stderr) == (0, direct.stdout, direct.stderr), args
@@ -117,6 +149,8 @@ def test_cli_reads_through_a_server(busy_registry):
         assert r.exit_code == 2 and r.stderr.startswith("error: --max-p95:") and r.stderr.count("\n") == 1
         r = run_cli("--actor", "bob", "promote", "ms-research-prototype@0.1.0", env=over_http)
         assert r.exit_code == 2 and r.stderr.count("\n") == 1
-        assert r.stderr.startswith(f"error: {srv.base} is a read-only modelreg server: `promote` needs the registry database")
+        assert r.stderr.startswith(
+            f"error: {srv.base} is a read-only modelreg server: `promote` needs the registry database"
+        )
     r = run_cli("find", env=over_http)  # the server is gone
     assert r.exit_code == 7 and r.stderr.startswith(f"error: cannot reach the modelreg server at {srv.base}")

@@ -103,8 +103,9 @@ def test_slowloris_and_oversized_headers_do_not_stall_others(registry):
         except (BrokenPipeError, ConnectionResetError):
             pass  # refused before we finished sending: also fine
         try:
-            many.sendall(b"GET /v1/tree HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(300))
-                         + b"\r\n")
+            many.sendall(
+                b"GET /v1/tree HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(300)) + b"\r\n"
+            )
         except (BrokenPipeError, ConnectionResetError):
             pass
         worst = 0.0

@@ -21,4 +21,5 @@ def run_benchmark(settings: BenchmarkSettings, on_progress: ProgressCallback | N
         return run_in_workers(settings, on_progress)
     return drive(_Run(settings, on_progress))
 
+
 __all__ = ["BenchmarkResult", "BenchmarkSettings", "evaluate_slo", "run_benchmark"]

@@ -123,16 +123,18 @@ class BenchmarkResult:
     def to_dict(self) -> dict:
         s = self.settings
         open_loop = s.rate is not None
-        latency = stats.summarize(self.latencies_ms) or dict.fromkeys(
-            ("min", "avg", "p50", "p90", "p95", "p99", "max")
-        )
+        latency = stats.summarize(self.latencies_ms) or dict.fromkeys(("min", "avg", "p50", "p90", "p95", "p99", "max"))
         achieved = None
         lag = None
         kept = None
         if open_loop:
             sent = len(self.send_lag_ms)
-            if sent >= 2 and self.last_send is not None and self.first_send is not None \
-                    and self.last_send > self.first_send:
+            if (
+                sent >= 2
+                and self.last_send is not None
+                and self.first_send is not None
+                and self.last_send > self.first_send
+            ):
                 achieved = round((sent - 1) / (self.last_send - self.first_send), 3)
             lag = stats.lag_summary(self.send_lag_ms)
             kept = bool(
@@ -160,7 +162,8 @@ class BenchmarkResult:
             "itl_ms": stats.summarize(self.itl_ms) if s.stream else None,
             "tokens": (
                 {"prompt": self.tokens[0], "completion": self.tokens[1], "total": self.tokens[2]}
-                if self.tokens is not None else None
+                if self.tokens is not None
+                else None
             ),
             "histogram": stats.histogram(self.latencies_ms),
             "aborted": self.aborted,
@@ -219,8 +222,9 @@ class _StartPacer:
 class _Run:
     """The load of one process (all of it, or its share when there are workers)."""
 
-    def __init__(self, settings: BenchmarkSettings, on_progress: ProgressCallback | None,
-                 share: LoadShare = LoadShare()):
+    def __init__(
+        self, settings: BenchmarkSettings, on_progress: ProgressCallback | None, share: LoadShare = LoadShare()
+    ):
         self.s = settings
         self.on_progress = on_progress
         self.share = share

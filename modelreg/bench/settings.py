@@ -128,8 +128,9 @@ class BenchmarkSettings:
             name, value = item
             if not name or any(c in name for c in ":\r\n ") or any(c in value for c in "\r\n"):
                 raise InvalidInput(f"invalid header {name!r}: expected 'Name: value' on one line")
-        if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key
-                                         or any(c in self.api_key for c in "\r\n")):
+        if self.api_key is not None and (
+            not isinstance(self.api_key, str) or not self.api_key or any(c in self.api_key for c in "\r\n")
+        ):
             raise InvalidInput("the API key is empty or spans several lines")
 
     # -- derived ---------------------------------------------------------------------

@@ -8,8 +8,9 @@ def _check(name: str, limit, observed) -> dict:
     return {"name": name, "limit": limit, "observed": observed, "passed": bool(passed)}
 
 
-def evaluate_slo(result_dict: dict, avg_latency_ms: float | None, p95_latency_ms: float | None,
-                 max_error_rate: float) -> dict:
+def evaluate_slo(
+    result_dict: dict, avg_latency_ms: float | None, p95_latency_ms: float | None, max_error_rate: float
+) -> dict:
     """{passed, checks: [{name, limit, observed, passed}]}.
 
     A limit of None (no registered SLO for that figure) passes with limit null.

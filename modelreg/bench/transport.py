@@ -152,6 +152,7 @@ class BodyTooLarge(Exception):
 
 # -- wire times -----------------------------------------------------------------------
 
+
 class _SendStampingTransport:
     """The socket transport as aiohttp's writer sees it: each write notes the time first."""
 
@@ -222,6 +223,7 @@ class _WireTimedConnector(aiohttp.TCPConnector):
 
 
 # -- bounded decoding ---------------------------------------------------------------------
+
 
 class _Identity:
     def chunks(self, data: bytes, step: int) -> Iterator[bytes]:
@@ -319,11 +321,13 @@ class SSEParser:
 
 # -- the transport ----------------------------------------------------------------------
 
+
 class Transport:
     """A pooled aiohttp session sending the configured request."""
 
-    def __init__(self, settings: BenchmarkSettings, *, max_connections: int,
-                 arrival_clock: Callable[[], float] | None = None):
+    def __init__(
+        self, settings: BenchmarkSettings, *, max_connections: int, arrival_clock: Callable[[], float] | None = None
+    ):
         self.settings = settings
         self.url = settings.endpoint
         self.body = settings.body()
@@ -389,8 +393,12 @@ class Transport:
             sample.error = STREAM_BROKEN
         except BadBody:
             sample.error = BAD_BODY
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
-                ConnectionError) as exc:
+        except (
+            aiohttp.ClientPayloadError,
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientOSError,
+            ConnectionError,
+        ) as exc:
             if got_headers and self.settings.stream:
                 sample.error = STREAM_BROKEN
             elif isinstance(exc, aiohttp.ClientPayloadError):
@@ -414,8 +422,9 @@ class Transport:
     def _arrived(self, stamps: _WireTimedHandler | None) -> float:
         return stamps.received_at if stamps is not None and stamps.received_at else now()
 
-    async def _read_response(self, resp: aiohttp.ClientResponse, sample: Sample,
-                             stamps: _WireTimedHandler | None) -> None:
+    async def _read_response(
+        self, resp: aiohttp.ClientResponse, sample: Sample, stamps: _WireTimedHandler | None
+    ) -> None:
         if resp.status >= 300 or resp.status < 200:
             sample.error = f"http_{resp.status}"
             await self._discard(resp)
@@ -480,8 +489,9 @@ class Transport:
                 raise BadBody()
             sample.tokens = _usage(doc.get("usage"))
 
-    async def _read_stream(self, resp: aiohttp.ClientResponse, sample: Sample,
-                           stamps: _WireTimedHandler | None) -> None:
+    async def _read_stream(
+        self, resp: aiohttp.ClientResponse, sample: Sample, stamps: _WireTimedHandler | None
+    ) -> None:
         """Server-sent events: TTFT, ITL, usage; [DONE] ends it, EOF before [DONE] is broken."""
         chat = self.chat
         decoder = _decoder(resp)

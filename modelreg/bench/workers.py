@@ -102,8 +102,8 @@ class _Channel:
             (size,) = _HEADER.unpack_from(self.buf)
             if len(self.buf) < _HEADER.size + size:
                 break
-            out.append(pickle.loads(bytes(self.buf[_HEADER.size:_HEADER.size + size])))
-            del self.buf[:_HEADER.size + size]
+            out.append(pickle.loads(bytes(self.buf[_HEADER.size : _HEADER.size + size])))
+            del self.buf[: _HEADER.size + size]
         return out
 
 
@@ -164,8 +164,13 @@ def run_in_workers(settings: BenchmarkSettings, on_progress: ProgressCallback | 
     return merged
 
 
-def _collect(channels: list[_Channel], selector: selectors.BaseSelector, stop: threading.Event,
-             on_progress: ProgressCallback | None, settings: BenchmarkSettings) -> str | None:
+def _collect(
+    channels: list[_Channel],
+    selector: selectors.BaseSelector,
+    stop: threading.Event,
+    on_progress: ProgressCallback | None,
+    settings: BenchmarkSettings,
+) -> str | None:
     """Wait for all ready, send go, gather progress and results; returns when each has answered or died."""
     started_at = None
     went = False
@@ -236,14 +241,17 @@ def _collect(channels: list[_Channel], selector: selectors.BaseSelector, stop: t
                 on_progress = None
     if on_progress is not None:
         try:
-            on_progress(sum(c.result.completed + c.result.error_count if c.result else c.finished for c in channels),
-                        settings.total_requests)
+            on_progress(
+                sum(c.result.completed + c.result.error_count if c.result else c.finished for c in channels),
+                settings.total_requests,
+            )
         except Exception:
             pass
     return started_at
 
 
 # -- the worker process -------------------------------------------------------------------
+
 
 def _read_frame_blocking(sock: socket.socket):
     def exactly(n: int) -> bytes:
@@ -301,8 +309,8 @@ def _worker_main(fd: int) -> int:
                 (size,) = _HEADER.unpack_from(inbox)
                 if len(inbox) < _HEADER.size + size:
                     break
-                message = pickle.loads(bytes(inbox[_HEADER.size:_HEADER.size + size]))
-                del inbox[:_HEADER.size + size]
+                message = pickle.loads(bytes(inbox[_HEADER.size : _HEADER.size + size]))
+                del inbox[: _HEADER.size + size]
                 if message[0] == "go" and not go.done():
                     go.set_result(message[1])
                 elif message[0] == "stop":

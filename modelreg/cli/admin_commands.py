@@ -10,16 +10,29 @@ import typer
 from modelreg.cli.app import app, load_config, open_registry, options
 from modelreg.cli.output import Output, message, output_options, safe
 
-db_app = typer.Typer(help="Schema migrations (alembic), integrity checks and verbatim copies.\n\nExample: modelreg db upgrade",
-                     no_args_is_help=True, rich_markup_mode=None)
-config_app = typer.Typer(help="Client settings: flag > env > file > default.\n\nExample: modelreg config show",
-                         no_args_is_help=True, rich_markup_mode=None)
-audit_app = typer.Typer(help="The hash-chained audit trail.\n\nExample: modelreg audit verify",
-                        no_args_is_help=True, rich_markup_mode=None)
-policy_app = typer.Typer(help="The registry's policy (stored in the registry, versioned, audited).\n\n"
-                              "Example: modelreg policy show", no_args_is_help=True, rich_markup_mode=None)
-access_app = typer.Typer(help="Who holds which role (PostgreSQL).\n\nExample: modelreg access grant alice approver",
-                         no_args_is_help=True, rich_markup_mode=None)
+db_app = typer.Typer(
+    help="Schema migrations (alembic), integrity checks and verbatim copies.\n\nExample: modelreg db upgrade",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+config_app = typer.Typer(
+    help="Client settings: flag > env > file > default.\n\nExample: modelreg config show",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+audit_app = typer.Typer(
+    help="The hash-chained audit trail.\n\nExample: modelreg audit verify", no_args_is_help=True, rich_markup_mode=None
+)
+policy_app = typer.Typer(
+    help="The registry's policy (stored in the registry, versioned, audited).\n\nExample: modelreg policy show",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+access_app = typer.Typer(
+    help="Who holds which role (PostgreSQL).\n\nExample: modelreg access grant alice approver",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(db_app, name="db", rich_help_panel="Administration")
 app.add_typer(config_app, name="config", rich_help_panel="Administration")
 app.add_typer(policy_app, name="policy", rich_help_panel="Administration")
@@ -73,9 +86,17 @@ def db_status(ctx: typer.Context, out: Output = Output()) -> None:
     if out.is_json:
         out.json(data)
         return
-    state = ("up to date" if current == HEAD else "no registry yet (created on first write, or `modelreg db upgrade`)"
-             if current in ("empty", "missing") else "run `modelreg db upgrade`" if current in REVISIONS
-             else "not a modelreg registry" if current == "foreign" else "newer than this modelreg: upgrade modelreg")
+    state = (
+        "up to date"
+        if current == HEAD
+        else "no registry yet (created on first write, or `modelreg db upgrade`)"
+        if current in ("empty", "missing")
+        else "run `modelreg db upgrade`"
+        if current in REVISIONS
+        else "not a modelreg registry"
+        if current == "foreign"
+        else "newer than this modelreg: upgrade modelreg"
+    )
     message(f"{data['url']}\nrevision {current}, head {HEAD}: {state}")
 
 
@@ -101,8 +122,12 @@ def db_check(ctx: typer.Context, out: Output = Output()) -> None:
 
 @db_app.command("copy")
 @output_options(("tables", "events", "head"))
-def db_copy(ctx: typer.Context, source: str = typer.Argument(..., metavar="SRC_URL"),
-            target: str = typer.Argument(..., metavar="DST_URL"), out: Output = Output()) -> None:
+def db_copy(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., metavar="SRC_URL"),
+    target: str = typer.Argument(..., metavar="DST_URL"),
+    out: Output = Output(),
+) -> None:
     """Copy a registry verbatim into an empty one (history included; the audit chain is verified on both sides).
 
     Example: modelreg db copy sqlite:///registry.db postgresql+psycopg://admin@db/registry
@@ -124,8 +149,10 @@ def db_copy(ctx: typer.Context, source: str = typer.Argument(..., metavar="SRC_U
     if out.is_json:
         out.json(result)
     else:
-        message(f"copied {sum(result['tables'].values())} rows and {result['events']} audit events; "
-                f"the chains match at {result['head']}")
+        message(
+            f"copied {sum(result['tables'].values())} rows and {result['events']} audit events; "
+            f"the chains match at {result['head']}"
+        )
 
 
 @config_app.command("show")
@@ -165,17 +192,23 @@ def policy_show(ctx: typer.Context, out: Output = Output()) -> None:
         out.json({"version": policy.version, **doc, "test_clock": policy.test_clock})
         return
     import tomli_w
+
     text = tomli_w.dumps(doc)
     import sys
-    sys.stdout.write(f"# policy version {policy.version}"
-                     + (" (TEST CLOCK ENABLED: MODELREG_NOW stamps real writes)" if policy.test_clock else "")
-                     + "\n" + safe(text, multiline=True))
+
+    sys.stdout.write(
+        f"# policy version {policy.version}"
+        + (" (TEST CLOCK ENABLED: MODELREG_NOW stamps real writes)" if policy.test_clock else "")
+        + "\n"
+        + safe(text, multiline=True)
+    )
 
 
 @policy_app.command("set")
 @output_options(("version", "changed", "before", "after"))
-def policy_set(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...),
-               out: Output = Output()) -> None:
+def policy_set(
+    ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...), out: Output = Output()
+) -> None:
     """Change one policy key (lists comma-separated); an admin's act on PostgreSQL, audited with before/after.
 
     Example: modelreg policy set approvers alice,bob
@@ -185,17 +218,22 @@ def policy_set(ctx: typer.Context, key: str = typer.Argument(...), value: str = 
     if out.is_json:
         out.json(result)
     elif result["changed"]:
-        message(f"policy version {result['version']}: " + ", ".join(f"{k}: {result['before'][k]!r} -> {v!r}"
-                                                                   for k, v in result["after"].items()))
+        message(
+            f"policy version {result['version']}: "
+            + ", ".join(f"{k}: {result['before'][k]!r} -> {v!r}" for k, v in result["after"].items())
+        )
     else:
         message(f"policy unchanged (version {result['version']})")
 
 
 @policy_app.command("apply")
 @output_options(("version", "changed", "before", "after"))
-def policy_apply(ctx: typer.Context, file: str = typer.Argument(..., metavar="FILE"),
-                 dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
-                 out: Output = Output()) -> None:
+def policy_apply(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., metavar="FILE"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
+    out: Output = Output(),
+) -> None:
     """Replace the policy with a TOML file ([policy] and [alerts] tables; keys left out take their defaults).
 
     Example: modelreg policy apply policy.toml --dry-run
@@ -217,8 +255,10 @@ def policy_apply(ctx: typer.Context, file: str = typer.Argument(..., metavar="FI
         return
     prefix = "dry run: would write" if dry_run else "wrote"
     if result["changed"]:
-        message(f"{prefix} policy version {result['version']}: "
-                + ", ".join(f"{k}: {result['before'][k]!r} -> {v!r}" for k, v in result["after"].items()))
+        message(
+            f"{prefix} policy version {result['version']}: "
+            + ", ".join(f"{k}: {result['before'][k]!r} -> {v!r}" for k, v in result["after"].items())
+        )
     else:
         message(f"policy unchanged (version {result['version']})")
 
@@ -236,8 +276,11 @@ def policy_history(ctx: typer.Context, out: Output = Output()) -> None:
 
 
 @access_app.command("grant")
-def access_grant(ctx: typer.Context, user: str = typer.Argument(..., metavar="USER"),
-                 role: str = typer.Argument(..., metavar="ROLE", help="reader | operator | approver | admin")) -> None:
+def access_grant(
+    ctx: typer.Context,
+    user: str = typer.Argument(..., metavar="USER"),
+    role: str = typer.Argument(..., metavar="ROLE", help="reader | operator | approver | admin"),
+) -> None:
     """Give a PostgreSQL login role one of modelreg's roles (admin only; audited).
 
     Example: modelreg access grant alice approver
@@ -246,8 +289,11 @@ def access_grant(ctx: typer.Context, user: str = typer.Argument(..., metavar="US
 
 
 @access_app.command("revoke")
-def access_revoke(ctx: typer.Context, user: str = typer.Argument(..., metavar="USER"),
-                  role: str = typer.Argument(..., metavar="ROLE", help="reader | operator | approver | admin")) -> None:
+def access_revoke(
+    ctx: typer.Context,
+    user: str = typer.Argument(..., metavar="USER"),
+    role: str = typer.Argument(..., metavar="ROLE", help="reader | operator | approver | admin"),
+) -> None:
     """Take one of modelreg's roles from a PostgreSQL login role (admin only; audited).
 
     Example: modelreg access revoke alice approver
@@ -275,9 +321,13 @@ def access_list(ctx: typer.Context, out: Output = Output()) -> None:
 
 @audit_app.command("verify")
 @output_options(("ok", "events", "first_bad", "reason", "head", "test_clock"))
-def audit_verify(ctx: typer.Context,
-                 head: Optional[str] = typer.Option(None, "--head", help="Also prove that the chain up to this recorded head was not rewritten.", metavar="SEQ:HASH"),
-                 out: Output = Output()) -> None:
+def audit_verify(
+    ctx: typer.Context,
+    head: Optional[str] = typer.Option(
+        None, "--head", help="Also prove that the chain up to this recorded head was not rewritten.", metavar="SEQ:HASH"
+    ),
+    out: Output = Output(),
+) -> None:
     """Verify the audit hash chain; exit 1 naming the first bad event.
 
     Example: modelreg audit verify --head 1042:9f86d081884c7d65...
@@ -287,8 +337,14 @@ def audit_verify(ctx: typer.Context,
     with open_registry(ctx) as reg:
         result = reg.verify_audit(anchor=head)
         test_clock = reg.policy().test_clock
-    data = {"ok": result.ok, "events": result.events, "first_bad": result.first_bad, "reason": result.reason,
-            "head": f"{result.head[0]}:{result.head[1]}" if result.head else None, "test_clock": test_clock}
+    data = {
+        "ok": result.ok,
+        "events": result.events,
+        "first_bad": result.first_bad,
+        "reason": result.reason,
+        "head": f"{result.head[0]}:{result.head[1]}" if result.head else None,
+        "test_clock": test_clock,
+    }
     if out.is_json:
         out.json(data)
     if not result.ok:

@@ -15,50 +15,91 @@ from modelreg.cli.output import Output, message, output_options, warn
 
 alerts_app = typer.Typer(
     help="Production metrics, alerts, security advisories, drift baselines, Prometheus export.\n\n"
-         "Example: modelreg alerts check --fail-on critical",
-    no_args_is_help=True, rich_markup_mode=None)
+    "Example: modelreg alerts check --fail-on critical",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 advisory_app = typer.Typer(
     help="Security advisories (CVE-style) against version ranges; they block promotion.\n\n"
-         "Example: modelreg alerts advisory add CVE-2026-1234 --model ms-advanced-reasoning --affected '>=3.0.0,<3.0.2' "
-         "--severity high --summary 'prompt injection'",
-    no_args_is_help=True, rich_markup_mode=None)
+    "Example: modelreg alerts advisory add CVE-2026-1234 --model ms-advanced-reasoning --affected '>=3.0.0,<3.0.2' "
+    "--severity high --summary 'prompt injection'",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 baseline_app = typer.Typer(
     help="Drift baselines (default: the first windows after approval).\n\n"
-         "Example: modelreg alerts baseline pin ms-advanced-reasoning@3.0.1",
-    no_args_is_help=True, rich_markup_mode=None)
+    "Example: modelreg alerts baseline pin ms-advanced-reasoning@3.0.1",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(alerts_app, name="alerts", rich_help_panel="Monitoring")
 windows_app = typer.Typer(
     help="Observation windows: remove wrong data (audited).\n\n"
-         "Example: modelreg alerts windows delete ms-advanced-reasoning@3.0.1 --from 9999-01-01",
-    no_args_is_help=True, rich_markup_mode=None)
+    "Example: modelreg alerts windows delete ms-advanced-reasoning@3.0.1 --from 9999-01-01",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 alerts_app.add_typer(advisory_app, name="advisory")
 alerts_app.add_typer(baseline_app, name="baseline")
 alerts_app.add_typer(windows_app, name="windows")
 ALERT_FIELDS = ("id", "kind", "severity", "status", "model_id", "version", "message", "first_seen", "last_seen")
 INGEST_FIELDS = ("kept", "updated", "duplicates", "skipped", "errors", "versions")
-CHECK_FIELDS = ("as_of", "evaluated", "raised", "updated", "refreshed", "resolved", "open", "queued_deliveries",
-                "deliveries")
-ADVISORY_FIELDS = ("advisory_id", "model_id", "affected", "severity", "summary", "status", "created_at", "created_by",
-                   "affected_versions", "changed")
+CHECK_FIELDS = (
+    "as_of",
+    "evaluated",
+    "raised",
+    "updated",
+    "refreshed",
+    "resolved",
+    "open",
+    "queued_deliveries",
+    "deliveries",
+)
+ADVISORY_FIELDS = (
+    "advisory_id",
+    "model_id",
+    "affected",
+    "severity",
+    "summary",
+    "status",
+    "created_at",
+    "created_by",
+    "affected_versions",
+    "changed",
+)
 
-ALERT_COLUMNS = [("id", "ID"), ("severity", "SEVERITY"), ("status", "STATUS"), ("kind", "KIND"),
-                 ("target", "TARGET"), ("last_seen", "LAST SEEN"), ("message", "MESSAGE")]
-CSV_COLUMNS = [(k, k) for k in ("id", "kind", "severity", "status", "model_id", "version", "message",
-                                "first_seen", "last_seen")]
+ALERT_COLUMNS = [
+    ("id", "ID"),
+    ("severity", "SEVERITY"),
+    ("status", "STATUS"),
+    ("kind", "KIND"),
+    ("target", "TARGET"),
+    ("last_seen", "LAST SEEN"),
+    ("message", "MESSAGE"),
+]
+CSV_COLUMNS = [
+    (k, k) for k in ("id", "kind", "severity", "status", "model_id", "version", "message", "first_seen", "last_seen")
+]
 MAX_SHOWN_BAD_LINES = 100
 
 
 def _with_target(rows: list[dict]) -> list[dict]:
-    return [{**r, "target": f"{r['model_id']}@{r['version']}" if r.get("version") else (r.get("model_id") or "")}
-            for r in rows]
+    return [
+        {**r, "target": f"{r['model_id']}@{r['version']}" if r.get("version") else (r.get("model_id") or "")}
+        for r in rows
+    ]
 
 
 @alerts_app.command("ingest")
 @output_options(INGEST_FIELDS)
 def ingest(
     ctx: typer.Context,
-    source: str = typer.Argument(..., metavar="FILE|-", help="JSON lines or CSV of observation windows; - reads stdin."),
-    strict: bool = typer.Option(False, "--strict", help="Refuse the whole input when any line is bad (exit 2, nothing kept)."),
+    source: str = typer.Argument(
+        ..., metavar="FILE|-", help="JSON lines or CSV of observation windows; - reads stdin."
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse the whole input when any line is bad (exit 2, nothing kept)."
+    ),
     fmt: str = typer.Option("auto", "--format", help="auto | jsonl | csv."),
     out: Output = Output(),
 ) -> None:
@@ -75,6 +116,7 @@ def ingest(
     if fmt not in ("auto", "jsonl", "json", "csv"):
         raise InvalidInput(f"invalid --format {fmt!r}: expected auto, jsonl or csv")
     from modelreg.textfile import read_text
+
     text = read_text(source, "a JSON lines or CSV file of observation windows")
     with open_registry(ctx) as reg:
         result = reg.ingest_observations(text, fmt=fmt, strict=strict)
@@ -85,8 +127,10 @@ def ingest(
         sys.stderr.write(f"{name}: ... and {len(result['errors']) - MAX_SHOWN_BAD_LINES} more bad line(s)\n")
     if out.is_json:
         out.json(result)
-    message(f"{name}: {result['kept']} kept, {result['updated']} updated, {result['duplicates']} duplicate(s), "
-            f"{result['skipped']} bad line(s) skipped")
+    message(
+        f"{name}: {result['kept']} kept, {result['updated']} updated, {result['duplicates']} duplicate(s), "
+        f"{result['skipped']} bad line(s) skipped"
+    )
     if result["errors"] and not (result["kept"] or result["updated"] or result["duplicates"]):
         raise typer.Exit(2)
 
@@ -95,9 +139,12 @@ def ingest(
 @output_options(CHECK_FIELDS)
 def check(
     ctx: typer.Context,
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="SEVERITY",
-                                          help="Exit 6 when open alerts at or above info|warning|critical remain."),
-    no_deliver: bool = typer.Option(False, "--no-deliver", help="Do not post to webhooks this time (they stay pending)."),
+    fail_on: Optional[str] = typer.Option(
+        None, "--fail-on", metavar="SEVERITY", help="Exit 6 when open alerts at or above info|warning|critical remain."
+    ),
+    no_deliver: bool = typer.Option(
+        False, "--no-deliver", help="Do not post to webhooks this time (they stay pending)."
+    ),
     out: Output = Output(),
 ) -> None:
     """Evaluate metrics, drift, advisories and lifecycle; raise, dedupe and auto-resolve alerts; notify webhooks.
@@ -119,22 +166,30 @@ def check(
     if out.is_json:
         out.json(report)
     else:
-        changes = ([("raised", a) for a in report["raised"]] + [("updated", a) for a in report["updated"]]
-                   + [("resolved", a) for a in report["resolved"]])
+        changes = (
+            [("raised", a) for a in report["raised"]]
+            + [("updated", a) for a in report["updated"]]
+            + [("resolved", a) for a in report["resolved"]]
+        )
         if changes:
             rows = [{**a, "change": change} for change, a in changes]
-            Output("table").rows(_with_target(rows), [("change", "CHANGE")] + ALERT_COLUMNS[:-2]
-                                 + [("message", "MESSAGE")])
+            Output("table").rows(
+                _with_target(rows), [("change", "CHANGE")] + ALERT_COLUMNS[:-2] + [("message", "MESSAGE")]
+            )
         open_counts = report["open"]
-        message(f"checked {len(report['evaluated'])} version(s) with observations: {len(report['raised'])} raised, "
-                f"{len(report['updated'])} updated, {len(report['refreshed'])} still firing, "
-                f"{len(report['resolved'])} resolved; open: {open_counts.get('critical', 0)} critical, "
-                f"{open_counts.get('warning', 0)} warning, {open_counts.get('info', 0)} info")
+        message(
+            f"checked {len(report['evaluated'])} version(s) with observations: {len(report['raised'])} raised, "
+            f"{len(report['updated'])} updated, {len(report['refreshed'])} still firing, "
+            f"{len(report['resolved'])} resolved; open: {open_counts.get('critical', 0)} critical, "
+            f"{open_counts.get('warning', 0)} warning, {open_counts.get('info', 0)} info"
+        )
         deliveries = report["deliveries"]
         for r in deliveries["results"]:
             if r["status"] != "delivered":
-                warn(f"webhook {r['url']}: alert {r['alert_id']} not delivered after {r['attempts']} attempt(s): "
-                     f"{r['error']} (retried by the next check)")
+                warn(
+                    f"webhook {r['url']}: alert {r['alert_id']} not delivered after {r['attempts']} attempt(s): "
+                    f"{r['error']} (retried by the next check)"
+                )
         if deliveries["results"]:
             message(f"webhooks: {deliveries['delivered']} delivered, {deliveries['failed']} failed")
     if minimum is not None:
@@ -148,7 +203,9 @@ def check(
 @output_options(ALERT_FIELDS, csv=True, plain=True)
 def list_alerts(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="open | acked | resolved | all (default: open and acked)."),
+    status: Optional[str] = typer.Option(
+        None, "--status", help="open | acked | resolved | all (default: open and acked)."
+    ),
     severity: Optional[str] = typer.Option(None, "--severity", help="info | warning | critical (exact)."),
     model: Optional[str] = typer.Option(None, "--model", help="Only this model's alerts."),
     out: Output = Output(),
@@ -162,8 +219,11 @@ def list_alerts(
     if out.fmt == "table" and not rows:
         message("no alerts match")
         return
-    out.rows(_with_target(rows) if out.fmt in ("table", "plain") else rows,
-             CSV_COLUMNS if out.fmt == "csv" else ALERT_COLUMNS, json_rows=rows)
+    out.rows(
+        _with_target(rows) if out.fmt in ("table", "plain") else rows,
+        CSV_COLUMNS if out.fmt == "csv" else ALERT_COLUMNS,
+        json_rows=rows,
+    )
 
 
 @alerts_app.command("ack")
@@ -200,8 +260,13 @@ def resolve(ctx: typer.Context, alert_id: int = typer.Argument(..., metavar="ID"
 def export(
     ctx: typer.Context,
     fmt: str = typer.Option("prometheus", "--format", help="prometheus (text exposition format 0.0.4)."),
-    output: Optional[str] = typer.Option(None, "-o", "--output", metavar="FILE",
-                                         help="Write atomically to FILE (e.g. the node exporter's textfile directory)."),
+    output: Optional[str] = typer.Option(
+        None,
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="Write atomically to FILE (e.g. the node exporter's textfile directory).",
+    ),
 ) -> None:
     """Export per-version gauges (status, latency, error rate, drift, open alerts) for Prometheus.
 
@@ -225,8 +290,12 @@ def advisory_add(
     ctx: typer.Context,
     advisory_id: str = typer.Argument(..., metavar="ID", help="e.g. CVE-2026-1234."),
     model: str = typer.Option(..., "--model", help="The affected model."),
-    affected: str = typer.Option(..., "--affected", metavar="SPEC",
-                                 help="PEP 440 specifier set, e.g. '>=3.0.0,<3.0.2' (SemVer pre-releases map to a/b/rc)."),
+    affected: str = typer.Option(
+        ...,
+        "--affected",
+        metavar="SPEC",
+        help="PEP 440 specifier set, e.g. '>=3.0.0,<3.0.2' (SemVer pre-releases map to a/b/rc).",
+    ),
     severity: str = typer.Option(..., "--severity", help="low | medium | high | critical."),
     summary: str = typer.Option(..., "--summary", help="What is wrong."),
     out: Output = Output(),
@@ -240,14 +309,17 @@ def advisory_add(
     if out.is_json:
         out.json(result)
     else:
-        hit = ", ".join(f"{v['version']} ({v['status']})" for v in result["affected_versions"]) or "no registered version"
+        hit = (
+            ", ".join(f"{v['version']} ({v['status']})" for v in result["affected_versions"]) or "no registered version"
+        )
         message(f"advisory {result['advisory_id']} on {model} {result['affected']}: affects {hit}")
 
 
 @advisory_app.command("list")
 @output_options(ADVISORY_FIELDS, plain=True)
-def advisory_list(ctx: typer.Context, model: Optional[str] = typer.Option(None, "--model"),
-                  out: Output = Output()) -> None:
+def advisory_list(
+    ctx: typer.Context, model: Optional[str] = typer.Option(None, "--model"), out: Output = Output()
+) -> None:
     """List advisories and the registered versions each one affects.
 
     Example: modelreg alerts advisory list --model ms-advanced-reasoning
@@ -261,15 +333,28 @@ def advisory_list(ctx: typer.Context, model: Optional[str] = typer.Option(None, 
         message("no advisories")
         return
     shown = [{**r, "versions": ", ".join(v["version"] for v in r["affected_versions"])} for r in rows]
-    out.rows(shown, [("advisory_id", "ID"), ("model_id", "MODEL"), ("affected", "AFFECTED"),
-                                        ("versions", "VERSIONS"), ("severity", "SEVERITY"), ("status", "STATUS"),
-                    ("summary", "SUMMARY")])
+    out.rows(
+        shown,
+        [
+            ("advisory_id", "ID"),
+            ("model_id", "MODEL"),
+            ("affected", "AFFECTED"),
+            ("versions", "VERSIONS"),
+            ("severity", "SEVERITY"),
+            ("status", "STATUS"),
+            ("summary", "SUMMARY"),
+        ],
+    )
 
 
 @advisory_app.command("withdraw")
 @output_options(ADVISORY_FIELDS)
-def advisory_withdraw(ctx: typer.Context, advisory_id: str = typer.Argument(..., metavar="ID"),
-                      model: str = typer.Option(..., "--model"), out: Output = Output()) -> None:
+def advisory_withdraw(
+    ctx: typer.Context,
+    advisory_id: str = typer.Argument(..., metavar="ID"),
+    model: str = typer.Option(..., "--model"),
+    out: Output = Output(),
+) -> None:
     """Withdraw an advisory (a false positive): it stops blocking promotion; its alerts resolve on the next check.
 
     Example: modelreg alerts advisory withdraw CVE-2026-1234 --model ms-advanced-reasoning
@@ -277,14 +362,18 @@ def advisory_withdraw(ctx: typer.Context, advisory_id: str = typer.Argument(...,
     with open_registry(ctx) as reg:
         result = reg.withdraw_advisory(advisory_id, model_id=model)
     out.json(result) if out.is_json else message(
-        f"advisory {advisory_id} on {model}: {'withdrawn' if result['changed'] else 'already withdrawn'}")
+        f"advisory {advisory_id} on {model}: {'withdrawn' if result['changed'] else 'already withdrawn'}"
+    )
 
 
 @baseline_app.command("pin")
 @output_options(("target", "source", "windows", "values", "from", "to", "warning"))
-def baseline_pin(ctx: typer.Context, target: str = typer.Argument(..., metavar="MODEL@VERSION", autocompletion=complete_target),
-                 windows: Optional[int] = typer.Option(None, "--windows", help="Pin exactly the newest N windows with a sample."),
-                 out: Output = Output()) -> None:
+def baseline_pin(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., metavar="MODEL@VERSION", autocompletion=complete_target),
+    windows: Optional[int] = typer.Option(None, "--windows", help="Pin exactly the newest N windows with a sample."),
+    out: Output = Output(),
+) -> None:
     """Pin the latest windows' samples as the drift baseline (accept the current distribution as normal).
 
     Example: modelreg alerts baseline pin ms-advanced-reasoning@3.0.1
@@ -294,19 +383,25 @@ def baseline_pin(ctx: typer.Context, target: str = typer.Argument(..., metavar="
     if out.is_json:
         out.json(result)
         return
-    message(f"{target}: baseline pinned from {result['windows']} window(s), {result['values']} values "
-            f"({result['from']} .. {result['to']})")
+    message(
+        f"{target}: baseline pinned from {result['windows']} window(s), {result['values']} values "
+        f"({result['from']} .. {result['to']})"
+    )
     if result.get("warning"):
         warn(result["warning"])
 
 
 @windows_app.command("delete")
 @output_options(("target", "deleted"))
-def windows_delete(ctx: typer.Context,
-                   target: str = typer.Argument(..., metavar="MODEL@VERSION", autocompletion=complete_target),
-                   start: Optional[str] = typer.Option(None, "--from", help="Only windows starting at or after this time.", metavar="TIME"),
-                   end: Optional[str] = typer.Option(None, "--to", help="Only windows ending at or before this time.", metavar="TIME"),
-                   out: Output = Output()) -> None:
+def windows_delete(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., metavar="MODEL@VERSION", autocompletion=complete_target),
+    start: Optional[str] = typer.Option(
+        None, "--from", help="Only windows starting at or after this time.", metavar="TIME"
+    ),
+    end: Optional[str] = typer.Option(None, "--to", help="Only windows ending at or before this time.", metavar="TIME"),
+    out: Output = Output(),
+) -> None:
     """Delete a version's observation windows (wrong data, e.g. dated in the future); audited.
 
     Example: modelreg alerts windows delete ms-advanced-reasoning@3.0.1 --from 9999-01-01

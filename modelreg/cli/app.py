@@ -21,9 +21,19 @@ EXIT_CODES_HELP = (
     "7 database unreachable, locked or schema mismatch."
 )
 
-PANELS = ["Getting started", "1. Submission", "2-3. Evaluation, security & compliance review",
-          "4. Performance benchmarking", "5. Approval & deployment", "Lifecycle", "Query", "Monitoring",
-          "Registry as code", "Audit", "Administration"]
+PANELS = [
+    "Getting started",
+    "1. Submission",
+    "2-3. Evaluation, security & compliance review",
+    "4. Performance benchmarking",
+    "5. Approval & deployment",
+    "Lifecycle",
+    "Query",
+    "Monitoring",
+    "Registry as code",
+    "Audit",
+    "Administration",
+]
 
 
 class StepsGroup(typer.core.TyperGroup):
@@ -50,7 +60,7 @@ app = typer.Typer(
     name="modelreg",
     cls=StepsGroup,
     help="Govern AI model versions: register, review, benchmark, promote, deprecate, resolve.\n\n"
-         "Example: modelreg register --file model.toml\n\n" + EXIT_CODES_HELP,
+    "Example: modelreg register --file model.toml\n\n" + EXIT_CODES_HELP,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
@@ -77,7 +87,9 @@ def _root(
     ctx: typer.Context,
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (env MODELREG_DB).", metavar="URL"),
     config: Optional[str] = typer.Option(None, "--config", help="Config file (env MODELREG_CONFIG).", metavar="FILE"),
-    actor: Optional[str] = typer.Option(None, "--actor", help="Who is acting, for the audit trail (env MODELREG_ACTOR)."),
+    actor: Optional[str] = typer.Option(
+        None, "--actor", help="Who is acting, for the audit trail (env MODELREG_ACTOR)."
+    ),
     no_color: bool = typer.Option(False, "--no-color", help="No colour (also NO_COLOR)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),

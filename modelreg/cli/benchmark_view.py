@@ -80,20 +80,25 @@ def _summary_table(result: dict) -> Table:
         t.add_row("achieved rate", f"{_num(result.get('achieved_rate_rps'))} req/s")
         lag = result.get("send_lag_ms") or {}
         if lag:
-            t.add_row("send lag",
-                      f"p50 {_ms(lag.get('p50'))} ms, p99 {_ms(lag.get('p99'))} ms, max {_ms(lag.get('max'))} ms")
+            t.add_row(
+                "send lag", f"p50 {_ms(lag.get('p50'))} ms, p99 {_ms(lag.get('p99'))} ms, max {_ms(lag.get('max'))} ms"
+            )
         if result.get("schedule_kept") is False:
             t.add_row("WARNING", "the client could not keep the schedule: figures include client delay")
     client = result.get("client") or {}
     if client:
         t.add_row("client", _client_line(result, client))
         if client.get("bottleneck"):
-            t.add_row("WARNING", f"the client limited this run ({client.get('reason')}): "
-                                 "figures include client delay, not only the endpoint's")
+            t.add_row(
+                "WARNING",
+                f"the client limited this run ({client.get('reason')}): "
+                "figures include client delay, not only the endpoint's",
+            )
     tokens = result.get("tokens")
     if tokens:
-        t.add_row("tokens",
-                  f"prompt {tokens['prompt']:,}, completion {tokens['completion']:,}, total {tokens['total']:,}")
+        t.add_row(
+            "tokens", f"prompt {tokens['prompt']:,}, completion {tokens['completion']:,}, total {tokens['total']:,}"
+        )
     if result.get("aborted"):
         t.add_row("ABORTED", "interrupted: partial figures")
     return t

@@ -50,13 +50,13 @@ def complete_target(incomplete: str = "", ctx: Any = None) -> list[str]:
     try:
         prefix = incomplete or ""
         want_versions = "@" in prefix
-        return [line for line in _candidates(ctx)
-                if ("@" in line) == want_versions and line.startswith(prefix)]
+        return [line for line in _candidates(ctx) if ("@" in line) == want_versions and line.startswith(prefix)]
     except Exception:
         return []
 
 
 # -- where the database is -------------------------------------------------
+
 
 def _database_url(ctx: Any) -> str:
     """The URL with the CLI's precedence: --db > MODELREG_DB > config file > default."""
@@ -109,6 +109,7 @@ def _signature(db_file: Path) -> str:
 
 # -- the cache -------------------------------------------------------------
 
+
 def _read_cache(path: Path, signature: str | None) -> list[str] | None:
     """The cached lines if still valid: same SQLite signature, or (no
     signature: PostgreSQL) younger than CACHE_TTL_S."""
@@ -157,8 +158,10 @@ def _write_cache(path: Path, lines: list[str], signature: str | None) -> None:
 # -- reading the database ----------------------------------------------------
 
 _MODELS_SQL = "SELECT model_id FROM model ORDER BY model_id"
-_VERSIONS_SQL = (f"SELECT model_id, version FROM model_version WHERE status NOT IN {tuple(ARCHIVED)!r} "
-                 "ORDER BY model_id, version_key DESC")
+_VERSIONS_SQL = (
+    f"SELECT model_id, version FROM model_version WHERE status NOT IN {tuple(ARCHIVED)!r} "
+    "ORDER BY model_id, version_key DESC"
+)
 
 
 def _lines(models, versions) -> list[str]:
@@ -183,8 +186,11 @@ def _read_postgres(url: str) -> list[str]:
 
     scheme, _, rest = url.partition("://")
     conninfo = "postgresql://" + rest
-    with psycopg.connect(conninfo, connect_timeout=PG_CONNECT_TIMEOUT_S,
-                         options="-c statement_timeout=3000 -c default_transaction_read_only=on") as conn:
+    with psycopg.connect(
+        conninfo,
+        connect_timeout=PG_CONNECT_TIMEOUT_S,
+        options="-c statement_timeout=3000 -c default_transaction_read_only=on",
+    ) as conn:
         with conn.cursor() as cur:
             models = cur.execute(_MODELS_SQL).fetchall()
             versions = cur.execute(_VERSIONS_SQL).fetchall()

@@ -8,8 +8,12 @@ import typer
 
 from modelreg.cli.app import app
 
-demo_app = typer.Typer(help="The guide's example models and a local endpoint to try modelreg on.\n\n"
-                            "Example: modelreg demo manifest > guide-models.toml", no_args_is_help=True, rich_markup_mode=None)
+demo_app = typer.Typer(
+    help="The guide's example models and a local endpoint to try modelreg on.\n\n"
+    "Example: modelreg demo manifest > guide-models.toml",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(demo_app, name="demo", rich_help_panel="Getting started")
 
 
@@ -45,6 +49,7 @@ def demo_endpoint(
     def ready(bound: int) -> None:
         sys.stderr.write(f"demo endpoint on http://127.0.0.1:{bound}/v1/chat/completions (delay {delay_ms:g} ms)\n")
         sys.stderr.flush()
+
     try:
         asyncio.run(serve("127.0.0.1", port, delay_ms, token_ms, ready))
     except OSError as exc:

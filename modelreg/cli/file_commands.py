@@ -18,7 +18,9 @@ DIFF_EXIT = 4  # --exit-code: file and database differ
 @app.command("export", rich_help_panel=PANEL)
 def export_(
     ctx: typer.Context,
-    file: Optional[str] = typer.Option(None, "--file", "-f", help="Write here (atomically) instead of stdout.", metavar="FILE"),
+    file: Optional[str] = typer.Option(
+        None, "--file", "-f", help="Write here (atomically) instead of stdout.", metavar="FILE"
+    ),
 ) -> None:
     """Write the whole registry as deterministic TOML (models, versions, checks, runs, advisories).
 
@@ -72,8 +74,12 @@ def _show_plan(plan, out: Output) -> None:
 @output_options(("dry_run", "applied", "added", "changed", "unchanged", "refused", "warnings"))
 def import_(
     ctx: typer.Context,
-    file: str = typer.Argument(..., metavar="FILE", help="A registry file written by `modelreg export` (or by hand); '-' for stdin."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and write nothing (exits as the real run would: 5 when refused)."),
+    file: str = typer.Argument(
+        ..., metavar="FILE", help="A registry file written by `modelreg export` (or by hand); '-' for stdin."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show the plan and write nothing (exits as the real run would: 5 when refused)."
+    ),
     out: Output = Output(),
 ) -> None:
     """Apply a registry file in one transaction: plan (added, changed, unchanged, refused), then all or nothing.
@@ -113,7 +119,9 @@ def _cell(value) -> str:
 def diff(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", help="A registry file; '-' for stdin."),
-    exit_code: bool = typer.Option(False, "--exit-code", help=f"Exit {DIFF_EXIT} when the file and the database differ (for CI gates)."),
+    exit_code: bool = typer.Option(
+        False, "--exit-code", help=f"Exit {DIFF_EXIT} when the file and the database differ (for CI gates)."
+    ),
     out: Output = Output(),
 ) -> None:
     """Show what differs between a registry file and the database, per model, version and field.
@@ -131,8 +139,10 @@ def diff(
     if out.is_json:
         out.json({"identical": not rows, "differences": rows})
     elif rows:
-        Output("table").rows([{**r, "file": _cell(r["file"]), "database": _cell(r["database"])} for r in rows],
-                             [("change", "CHANGE"), ("path", "PATH"), ("file", "FILE"), ("database", "DATABASE")])
+        Output("table").rows(
+            [{**r, "file": _cell(r["file"]), "database": _cell(r["database"])} for r in rows],
+            [("change", "CHANGE"), ("path", "PATH"), ("file", "FILE"), ("database", "DATABASE")],
+        )
         message(f"{len(rows)} difference(s) between {file} and the database")
     else:
         message(f"{file} and the database are identical")

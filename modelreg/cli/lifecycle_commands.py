@@ -18,8 +18,16 @@ ROLLOUT_FIELDS = ("model_id", "action", "canary", "weight", "default", "status",
 DEPRECATE_FIELDS = ("target", "status", "retire_on", "replacement", "days_of_notice")
 SWEEP_FIELDS = ("as_of", "dry_run", "retired", "notices", "broken_fallbacks", "unchanged")
 FALLBACK_FIELDS = ("model_id", "fallbacks")
-RESOLVE_FIELDS = ("model_id", "version", "provider", "recommended_parameters", "fallbacks", "deprecation", "rollout",
-                  "broken_fallbacks")
+RESOLVE_FIELDS = (
+    "model_id",
+    "version",
+    "provider",
+    "recommended_parameters",
+    "fallbacks",
+    "deprecation",
+    "rollout",
+    "broken_fallbacks",
+)
 
 
 @app.command(rich_help_panel="2-3. Evaluation, security & compliance review")
@@ -38,6 +46,7 @@ def review(
     Example: modelreg review ms-advanced-reasoning@3.0.1 --check security --pass --note "pen test 2026-11"
     """
     from modelreg.errors import InvalidInput
+
     if passed is None:
         raise InvalidInput("give --pass or --fail")
     with open_registry(ctx) as reg:
@@ -53,8 +62,12 @@ def review(
 def promote(
     ctx: typer.Context,
     target: str = typer.Argument(..., help="MODEL@VERSION.", autocompletion=complete_target),
-    canary: Optional[int] = typer.Option(None, "--canary", help="Start a controlled rollout with this % of traffic.", metavar="PCT"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change nothing (exits as the real run would)."),
+    canary: Optional[int] = typer.Option(
+        None, "--canary", help="Start a controlled rollout with this % of traffic.", metavar="PCT"
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would happen; change nothing (exits as the real run would)."
+    ),
     out: Output = Output(),
 ) -> None:
     """EXPERIMENTAL -> TESTING, or TESTING -> APPROVED when every gate holds (exit 5 lists each unmet gate).
@@ -70,15 +83,19 @@ def promote(
             if dry_run and isinstance(exc.data, dict):
                 plan = {**exc.data, "dry_run": True, "would_succeed": False}
                 out.json(plan) if out.is_json else message(
-                    f"dry run: {target} would be REFUSED: {plan['from']} -> {plan['to']}")
+                    f"dry run: {target} would be REFUSED: {plan['from']} -> {plan['to']}"
+                )
             raise
     if out.is_json:
         out.json(result)
     elif dry_run:
         message(f"dry run: {target} would move {result['from']} -> {result['to']}")
     else:
-        extra = (f" as canary with {result['canary']['weight']}% (stable {result['canary']['stable']})"
-                 if result.get("canary") else "")
+        extra = (
+            f" as canary with {result['canary']['weight']}% (stable {result['canary']['stable']})"
+            if result.get("canary")
+            else ""
+        )
         message(f"promoted {target}: {result['from']} -> {result['to']}{extra}")
 
 
@@ -90,8 +107,12 @@ def rollout(
     set_weight: Optional[int] = typer.Option(None, "--set", help="Give the canary this % of traffic.", metavar="PCT"),
     complete: bool = typer.Option(False, "--complete", help="The canary becomes the production default."),
     abort: bool = typer.Option(False, "--abort", help="The canary goes back to TESTING."),
-    rollback: bool = typer.Option(False, "--rollback", help="An earlier APPROVED version becomes the production default again."),
-    to: Optional[str] = typer.Option(None, "--to", help="With --rollback: that version (default: the newest earlier APPROVED one).", metavar="V"),
+    rollback: bool = typer.Option(
+        False, "--rollback", help="An earlier APPROVED version becomes the production default again."
+    ),
+    to: Optional[str] = typer.Option(
+        None, "--to", help="With --rollback: that version (default: the newest earlier APPROVED one).", metavar="V"
+    ),
     out: Output = Output(),
 ) -> None:
     """Move a controlled rollout (--set PCT, --complete, --abort) or roll back the production default.
@@ -115,21 +136,33 @@ def rollout(
     elif rollback:
         message(f"{model_id}: rolled back; production default {result['default']} (was {result['from']})")
     else:
-        message(f"{model_id}: rollout {result['action']}: "
-                + ", ".join(f"{k}={v}" for k, v in result.items() if k not in ("model_id", "action")))
+        message(
+            f"{model_id}: rollout {result['action']}: "
+            + ", ".join(f"{k}={v}" for k, v in result.items() if k not in ("model_id", "action"))
+        )
 
 
 @app.command(rich_help_panel="Lifecycle")
 @output_options(DEPRECATE_FIELDS + SWEEP_FIELDS)
 def deprecate(
     ctx: typer.Context,
-    target: Optional[str] = typer.Argument(None, help="MODEL@VERSION (not with --sweep).", autocompletion=complete_target),
+    target: Optional[str] = typer.Argument(
+        None, help="MODEL@VERSION (not with --sweep).", autocompletion=complete_target
+    ),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (required to deprecate)."),
-    notice_days: Optional[int] = typer.Option(None, "--notice-days", help="Days until retirement (default: policy, 90)."),
-    retire_on: Optional[str] = typer.Option(None, "--retire-on", help="Retirement date YYYY-MM-DD (UTC).", metavar="DATE"),
-    replacement: Optional[str] = typer.Option(None, "--replacement", help="MODEL@VERSION to move to.", metavar="MODEL@V"),
+    notice_days: Optional[int] = typer.Option(
+        None, "--notice-days", help="Days until retirement (default: policy, 90)."
+    ),
+    retire_on: Optional[str] = typer.Option(
+        None, "--retire-on", help="Retirement date YYYY-MM-DD (UTC).", metavar="DATE"
+    ),
+    replacement: Optional[str] = typer.Option(
+        None, "--replacement", help="MODEL@VERSION to move to.", metavar="MODEL@V"
+    ),
     cancel: bool = typer.Option(False, "--cancel", help="Revert a deprecation before retirement."),
-    sweep: bool = typer.Option(False, "--sweep", help="For cron: retire what is due, raise notices, report broken fallbacks."),
+    sweep: bool = typer.Option(
+        False, "--sweep", help="For cron: retire what is due, raise notices, report broken fallbacks."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --sweep: report, change nothing."),
     out: Output = Output(),
 ) -> None:
@@ -139,9 +172,19 @@ def deprecate(
     Example (cron): modelreg deprecate --sweep --json
     """
     from modelreg.errors import InvalidInput
+
     if sweep:
-        extra = [n for n, v in (("MODEL@VERSION", target), ("--reason", reason), ("--notice-days", notice_days),
-                                ("--retire-on", retire_on), ("--replacement", replacement)) if v is not None]
+        extra = [
+            n
+            for n, v in (
+                ("MODEL@VERSION", target),
+                ("--reason", reason),
+                ("--notice-days", notice_days),
+                ("--retire-on", retire_on),
+                ("--replacement", replacement),
+            )
+            if v is not None
+        ]
         if extra or cancel:
             raise InvalidInput(f"--sweep takes no {', '.join(extra) or '--cancel'}")
         with open_registry(ctx) as reg:
@@ -158,39 +201,57 @@ def deprecate(
         if cancel:
             result = reg.cancel_deprecation(target)
         else:
-            result = reg.deprecate(target, reason=reason or "", notice_days=notice_days, retire_on=retire_on,
-                                   replacement=replacement)
+            result = reg.deprecate(
+                target, reason=reason or "", notice_days=notice_days, retire_on=retire_on, replacement=replacement
+            )
     if out.is_json:
         out.json(result)
     elif cancel:
         message(f"{target}: deprecation cancelled; status {result['status']}")
     else:
         rep = f", replacement {result['replacement']}" if result["replacement"] else ""
-        message(f"deprecated {target}: retires on {result['retire_on']} UTC ({result['days_of_notice']} days' notice{rep})")
+        message(
+            f"deprecated {target}: retires on {result['retire_on']} UTC ({result['days_of_notice']} days' notice{rep})"
+        )
 
 
 def _print_sweep(report: dict) -> None:
     from modelreg.cli.output import safe
+
     prefix = "dry run: would retire" if report["dry_run"] else "retired"
     lines = [f"sweep as of {report['as_of']}"]
     lines += [f"  {prefix} {t}" for t in report["retired"]]
-    lines += [f"  notice: {n['target']} retires on {n['retire_on']} ({n['days_left']} days left)" for n in report["notices"]]
-    lines += [f"  broken fallback: {b['model_id']} -> {b['target']} resolves to nothing" for b in report["broken_fallbacks"]]
-    lines.append(f"  {len(report['retired'])} retired, {len(report['notices'])} notices, "
-                 f"{len(report['broken_fallbacks'])} broken fallbacks, {report['unchanged']} unchanged")
+    lines += [
+        f"  notice: {n['target']} retires on {n['retire_on']} ({n['days_left']} days left)" for n in report["notices"]
+    ]
+    lines += [
+        f"  broken fallback: {b['model_id']} -> {b['target']} resolves to nothing" for b in report["broken_fallbacks"]
+    ]
+    lines.append(
+        f"  {len(report['retired'])} retired, {len(report['notices'])} notices, "
+        f"{len(report['broken_fallbacks'])} broken fallbacks, {report['unchanged']} unchanged"
+    )
     sys.stdout.write("\n".join(safe(line) for line in lines) + "\n")
 
 
-fallback_app = typer.Typer(help="Ordered fallback models for a primary model.\n\nExample: modelreg fallback set ms-advanced-reasoning ms-standard",
-                           no_args_is_help=True, rich_markup_mode=None)
+fallback_app = typer.Typer(
+    help="Ordered fallback models for a primary model.\n\nExample: modelreg fallback set ms-advanced-reasoning ms-standard",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(fallback_app, name="fallback", rich_help_panel="Lifecycle")
 
 
 @fallback_app.command("set")
 @output_options(FALLBACK_FIELDS)
-def fallback_set(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model),
-                 targets: list[str] = typer.Argument(..., metavar="TARGET...", help="model or model@version, in order.", autocompletion=complete_target),
-                 out: Output = Output()) -> None:
+def fallback_set(
+    ctx: typer.Context,
+    model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model),
+    targets: list[str] = typer.Argument(
+        ..., metavar="TARGET...", help="model or model@version, in order.", autocompletion=complete_target
+    ),
+    out: Output = Output(),
+) -> None:
     """Set the ordered fallbacks of MODEL (replaces the list).
 
     Example: modelreg fallback set ms-advanced-reasoning ms-standard ms-standard@1.9.0
@@ -202,8 +263,11 @@ def fallback_set(ctx: typer.Context, model_id: str = typer.Argument(..., metavar
 
 @fallback_app.command("show")
 @output_options(("target", "resolves_to", "status"), plain=True)
-def fallback_show(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model),
-                  out: Output = Output()) -> None:
+def fallback_show(
+    ctx: typer.Context,
+    model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model),
+    out: Output = Output(),
+) -> None:
     """Show MODEL's fallbacks and what each resolves to now.
 
     Example: modelreg fallback show ms-advanced-reasoning
@@ -217,7 +281,9 @@ def fallback_show(ctx: typer.Context, model_id: str = typer.Argument(..., metava
 
 
 @fallback_app.command("clear")
-def fallback_clear(ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model)) -> None:
+def fallback_clear(
+    ctx: typer.Context, model_id: str = typer.Argument(..., metavar="MODEL", autocompletion=complete_model)
+) -> None:
     """Remove every fallback of MODEL.
 
     Example: modelreg fallback clear ms-advanced-reasoning
@@ -245,6 +311,13 @@ def resolve(
     Example: modelreg resolve --provider mindstudio --capability text-generation --key user-42
     """
     with open_registry(ctx) as reg:
-        result = reg.resolve(model=model, provider=provider, capabilities=capability, domain=domain,
-                             residency=residency, key=key, prerelease=prerelease)
+        result = reg.resolve(
+            model=model,
+            provider=provider,
+            capabilities=capability,
+            domain=domain,
+            residency=residency,
+            key=key,
+            prerelease=prerelease,
+        )
     out.json(result.to_dict())

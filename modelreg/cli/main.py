@@ -86,8 +86,12 @@ def main(argv: list[str] | None = None) -> None:
         if "--json" in args or any(a.startswith("--json=") for a in args):
             target, path = _command_for(list(args))
             takes_positionals = any(type(p).__name__ == "Argument" for p in getattr(target, "params", []))
-            args = output.take_json_fields(list(args), getattr(getattr(target, "callback", None), "json_fields", None),
-                                           takes_positionals=takes_positionals, path=path)
+            args = output.take_json_fields(
+                list(args),
+                getattr(getattr(target, "callback", None), "json_fields", None),
+                takes_positionals=takes_positionals,
+                path=path,
+            )
         else:
             output.JSON_FIELDS = None
     except ModelregError as exc:
@@ -98,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     except ModelregError as exc:
         if debug:
             import traceback
+
             traceback.print_exc()
         _fail(exc.exit_code, exc.message, exc.details)
     except click_exceptions.NoArgsIsHelpError as exc:
@@ -120,6 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: say so, one line, traceback only with --debug
         if debug:
             raise
-        _fail(ExitCode.UNEXPECTED, f"unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-                                   "(this is a bug; rerun with --debug for the traceback)")
+        _fail(
+            ExitCode.UNEXPECTED,
+            f"unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(this is a bug; rerun with --debug for the traceback)",
+        )
     raise SystemExit(result if isinstance(result, int) else 0)

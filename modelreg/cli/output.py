@@ -55,8 +55,14 @@ def _console(stderr: bool):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, stderr=stderr, no_color=not colour_allowed(stream), highlight=False,
-                   soft_wrap=False, width=None if stream.isatty() else 160)
+    return Console(
+        file=stream,
+        stderr=stderr,
+        no_color=not colour_allowed(stream),
+        highlight=False,
+        soft_wrap=False,
+        width=None if stream.isatty() else 160,
+    )
 
 
 def out():
@@ -102,8 +108,18 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-STATUS_COLOURS = {"APPROVED": "32", "DEPRECATED": "33", "RETIRED": "2", "REJECTED": "31", "TESTING": "36",
-                  "EXPERIMENTAL": "35", "critical": "31", "warning": "33", "pass": "32", "fail": "31"}
+STATUS_COLOURS = {
+    "APPROVED": "32",
+    "DEPRECATED": "33",
+    "RETIRED": "2",
+    "REJECTED": "31",
+    "TESTING": "36",
+    "EXPERIMENTAL": "35",
+    "critical": "31",
+    "warning": "33",
+    "pass": "32",
+    "fail": "31",
+}
 
 
 def format_columns(rows: Sequence[Sequence[str]], headers: Sequence[str], *, title: str | None = None) -> str:
@@ -123,13 +139,19 @@ def format_columns(rows: Sequence[Sequence[str]], headers: Sequence[str], *, tit
         for cell, width in zip(row, widths):
             padded = cell.ljust(width)
             code = STATUS_COLOURS.get(cell) if colour else None
-            cells.append(f"\x1b[{code}m{cell}\x1b[0m{padded[len(cell):]}" if code else padded)
+            cells.append(f"\x1b[{code}m{cell}\x1b[0m{padded[len(cell) :]}" if code else padded)
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines) + "\n"
 
 
-def render(rows: Sequence[dict], *, fmt: str, columns: Sequence[tuple[str, str]], title: str | None = None,
-           json_rows: Sequence[dict] | None = None) -> None:
+def render(
+    rows: Sequence[dict],
+    *,
+    fmt: str,
+    columns: Sequence[tuple[str, str]],
+    title: str | None = None,
+    json_rows: Sequence[dict] | None = None,
+) -> None:
     """fmt: json | csv | plain | table. `columns` are (key, header) for the
     CSV/plain/table views; JSON prints the full dicts (json_rows if given)."""
     if fmt == "json":
@@ -149,13 +171,15 @@ def render(rows: Sequence[dict], *, fmt: str, columns: Sequence[tuple[str, str]]
         for row in rows:
             sys.stdout.write("\t".join(safe(_cell(row.get(k))) for k in keys) + "\n")
         return
-    sys.stdout.write(format_columns([[_cell(row.get(k)) for k in keys] for row in rows], [h for _, h in columns],
-                                    title=title))
+    sys.stdout.write(
+        format_columns([[_cell(row.get(k)) for k in keys] for row in rows], [h for _, h in columns], title=title)
+    )
 
 
 @dataclass
 class Output:
     """How one invocation prints its data (from the command's output options)."""
+
     fmt: str = "table"
     fields: tuple[str, ...] = ()
 
@@ -166,42 +190,73 @@ class Output:
     def json(self, data: Any) -> None:
         emit_json(data)
 
-    def rows(self, rows: Sequence[dict], columns: Sequence[tuple[str, str]], *, json_rows: Sequence[dict] | None = None,
-             title: str | None = None) -> None:
+    def rows(
+        self,
+        rows: Sequence[dict],
+        columns: Sequence[tuple[str, str]],
+        *,
+        json_rows: Sequence[dict] | None = None,
+        title: str | None = None,
+    ) -> None:
         render(rows, fmt=self.fmt, columns=columns, title=title, json_rows=json_rows)
 
 
-_CHOICE_HELP = {"json": "JSON to stdout; --json a,b selects fields.", "csv": "CSV with a header.",
-                "plain": "Tab-separated, no header (for grep and awk)."}
+_CHOICE_HELP = {
+    "json": "JSON to stdout; --json a,b selects fields.",
+    "csv": "CSV with a header.",
+    "plain": "Tab-separated, no header (for grep and awk).",
+}
 
 
 def output_options(fields: Sequence[str], *, csv: bool = False, plain: bool = False) -> Callable:
     """Declare a command's output options once: `--json [FIELDS]` (always),
     `--csv` and `--plain` when asked for. The command takes `out: Output`."""
+
     def decorate(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
         params = [p for p in sig.parameters.values() if p.name != "out"]
         import typer
 
-        extra = [inspect.Parameter("output_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                                   default=typer.Option(False, "--json", help=_CHOICE_HELP["json"]))]
+        extra = [
+            inspect.Parameter(
+                "output_json",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=bool,
+                default=typer.Option(False, "--json", help=_CHOICE_HELP["json"]),
+            )
+        ]
         if csv:
-            extra.append(inspect.Parameter("output_csv", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                                           default=typer.Option(False, "--csv", help=_CHOICE_HELP["csv"])))
+            extra.append(
+                inspect.Parameter(
+                    "output_csv",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=bool,
+                    default=typer.Option(False, "--csv", help=_CHOICE_HELP["csv"]),
+                )
+            )
         if plain:
-            extra.append(inspect.Parameter("output_plain", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                                           default=typer.Option(False, "--plain", help=_CHOICE_HELP["plain"])))
+            extra.append(
+                inspect.Parameter(
+                    "output_plain",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=bool,
+                    default=typer.Option(False, "--plain", help=_CHOICE_HELP["plain"]),
+                )
+            )
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, output_json: bool = False, output_csv: bool = False, output_plain: bool = False,
-                    **kwargs: Any) -> Any:
+        def wrapper(
+            *args: Any, output_json: bool = False, output_csv: bool = False, output_plain: bool = False, **kwargs: Any
+        ) -> Any:
             return fn(*args, out=Output(output_format(output_json, output_csv, output_plain), tuple(fields)), **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=params + extra)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "out"} | {
-            p.name: bool for p in extra}
+            p.name: bool for p in extra
+        }
         wrapper.json_fields = tuple(fields)  # type: ignore[attr-defined]
         return wrapper
+
     return decorate
 
 
@@ -209,6 +264,7 @@ def output_format(json_flag: bool = False, csv_flag: bool = False, plain_flag: b
     chosen = [name for name, flag in (("json", json_flag), ("csv", csv_flag), ("plain", plain_flag)) if flag]
     if len(chosen) > 1:
         from modelreg.errors import InvalidInput
+
         raise InvalidInput(f"choose one output format, not {' and '.join('--' + c for c in chosen)}")
     return chosen[0] if chosen else "table"
 
@@ -232,7 +288,7 @@ def take_json_fields(args: list[str], fields: Sequence[str] | None, *, takes_pos
             break
         given = None
         if arg.startswith("--json="):
-            given = arg[len("--json="):]
+            given = arg[len("--json=") :]
         elif arg == "--json" and i + 1 < len(args) and FIELD_LIST.match(args[i + 1]):
             names = args[i + 1].split(",")
             if all(n in known for n in names) or not takes_positionals:

@@ -11,12 +11,44 @@ from modelreg.cli.complete_targets import complete_status, complete_target
 from modelreg.cli.output import Output, message, output_options
 from modelreg.cli.show_view import HISTORY_COLUMNS, VERSION_COLUMNS, history_rows, version_rows
 
-VERSION_FIELDS = ("model_id", "provider", "version", "status", "stage", "capabilities", "parameters", "performance",
-                  "compliance", "endpoint", "endpoint_kind", "description", "registered_at", "registered_by",
-                  "approved_at", "approved_by", "deprecated_at", "deprecation_reason", "retire_on", "replacement",
-                  "retired_at", "checks", "rollout_weight", "days_to_retirement")
-SHOW_FIELDS = VERSION_FIELDS + ("benchmarks", "observations", "alerts", "history", "owner", "created_at", "fallbacks",
-                                "production_default", "canary", "versions")
+VERSION_FIELDS = (
+    "model_id",
+    "provider",
+    "version",
+    "status",
+    "stage",
+    "capabilities",
+    "parameters",
+    "performance",
+    "compliance",
+    "endpoint",
+    "endpoint_kind",
+    "description",
+    "registered_at",
+    "registered_by",
+    "approved_at",
+    "approved_by",
+    "deprecated_at",
+    "deprecation_reason",
+    "retire_on",
+    "replacement",
+    "retired_at",
+    "checks",
+    "rollout_weight",
+    "days_to_retirement",
+)
+SHOW_FIELDS = VERSION_FIELDS + (
+    "benchmarks",
+    "observations",
+    "alerts",
+    "history",
+    "owner",
+    "created_at",
+    "fallbacks",
+    "production_default",
+    "canary",
+    "versions",
+)
 HISTORY_FIELDS = ("seq", "at", "actor", "os_user", "action", "target", "before", "after", "policy_version")
 TREE_FIELDS = ("production", "staging", "experimental", "archived")
 REGISTER_FIELDS = ("model_id", "version", "status")
@@ -28,7 +60,9 @@ def register(
     ctx: typer.Context,
     model_id: Optional[str] = typer.Argument(None, help="Model id, e.g. ms-advanced-reasoning."),
     version: Optional[str] = typer.Option(None, "--version", help="SemVer 2.0.0 version, e.g. 3.0.1."),
-    file: Optional[str] = typer.Option(None, "--file", "-f", help="Manifest (TOML or JSON; one version or [[models]]); '-' for stdin."),
+    file: Optional[str] = typer.Option(
+        None, "--file", "-f", help="Manifest (TOML or JSON; one version or [[models]]); '-' for stdin."
+    ),
     provider: Optional[str] = typer.Option(None, "--provider"),
     capability: list[str] = typer.Option([], "--capability", help="Repeatable."),
     param: list[str] = typer.Option([], "--param", help="NAME=DEFAULT[:LO..HI | :max=N]; repeatable."),
@@ -41,7 +75,9 @@ def register(
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="http(s) URL of the model endpoint."),
     endpoint_kind: Optional[str] = typer.Option(None, "--endpoint-kind", help="openai-chat | json."),
     description: Optional[str] = typer.Option(None, "--description"),
-    experimental: bool = typer.Option(False, "--experimental", help="Register as EXPERIMENTAL (off the production track)."),
+    experimental: bool = typer.Option(
+        False, "--experimental", help="Register as EXPERIMENTAL (off the production track)."
+    ),
     out: Output = Output(),
 ) -> None:
     """Register a model version (step 1, submission); status TESTING, or EXPERIMENTAL.
@@ -53,11 +89,26 @@ def register(
     from modelreg.manifest import load_manifest_file, spec_from_flags
 
     if file is not None:
-        given = [name for name, value in (("MODEL_ID", model_id), ("--version", version), ("--provider", provider),
-                 ("--capability", capability), ("--param", param), ("--avg-latency", avg_latency),
-                 ("--p95-latency", p95_latency), ("--cost", cost), ("--residency", residency), ("--pii", pii),
-                 ("--domain", domain), ("--endpoint", endpoint), ("--endpoint-kind", endpoint_kind),
-                 ("--description", description)) if value not in (None, [])]
+        given = [
+            name
+            for name, value in (
+                ("MODEL_ID", model_id),
+                ("--version", version),
+                ("--provider", provider),
+                ("--capability", capability),
+                ("--param", param),
+                ("--avg-latency", avg_latency),
+                ("--p95-latency", p95_latency),
+                ("--cost", cost),
+                ("--residency", residency),
+                ("--pii", pii),
+                ("--domain", domain),
+                ("--endpoint", endpoint),
+                ("--endpoint-kind", endpoint_kind),
+                ("--description", description),
+            )
+            if value not in (None, [])
+        ]
         if given:
             raise InvalidInput(f"--file takes the whole manifest; drop {', '.join(given)}")
         specs = load_manifest_file(file)
@@ -67,17 +118,32 @@ def register(
     else:
         if model_id is None:
             raise InvalidInput("give MODEL_ID with --version etc., or --file MANIFEST")
-        specs = [spec_from_flags(model_id=model_id, version=version, provider=provider, capabilities=capability,
-                                 params=param, avg_latency_ms=avg_latency, p95_latency_ms=p95_latency,
-                                 cost_per_request_usd=cost, residency=residency, pii=pii, domains=domain,
-                                 endpoint=endpoint, endpoint_kind=endpoint_kind, description=description,
-                                 experimental=experimental)]
+        specs = [
+            spec_from_flags(
+                model_id=model_id,
+                version=version,
+                provider=provider,
+                capabilities=capability,
+                params=param,
+                avg_latency_ms=avg_latency,
+                p95_latency_ms=p95_latency,
+                cost_per_request_usd=cost,
+                residency=residency,
+                pii=pii,
+                domains=domain,
+                endpoint=endpoint,
+                endpoint_kind=endpoint_kind,
+                description=description,
+                experimental=experimental,
+            )
+        ]
     with open_registry(ctx) as reg:
         registered = reg.register_many(specs)
     if out.is_json:
         out.json(registered)
     else:
         from modelreg.cli.show_view import render_registration
+
         render_registration(registered)
 
 
@@ -87,8 +153,12 @@ def find(
     ctx: typer.Context,
     provider: Optional[str] = typer.Option(None, "--provider"),
     capability: list[str] = typer.Option([], "--capability", help="Repeatable; all must match."),
-    status: Optional[str] = typer.Option(None, "--status", autocompletion=complete_status,
-                                         help="EXPERIMENTAL|TESTING|APPROVED|DEPRECATED|RETIRED|REJECTED."),
+    status: Optional[str] = typer.Option(
+        None,
+        "--status",
+        autocompletion=complete_status,
+        help="EXPERIMENTAL|TESTING|APPROVED|DEPRECATED|RETIRED|REJECTED.",
+    ),
     stage: Optional[str] = typer.Option(None, "--stage", help="production|staging|experimental|archived."),
     domain: Optional[str] = typer.Option(None, "--domain"),
     residency: Optional[str] = typer.Option(None, "--residency"),
@@ -104,9 +174,19 @@ def find(
     Example: modelreg find --provider mindstudio --capability reasoning --status APPROVED
     """
     with open_registry(ctx) as reg:
-        versions, total = reg.find(provider=provider, capabilities=capability, status=status, stage=stage, domain=domain,
-                                   residency=residency, max_p95=max_p95, max_cost=max_cost, model=model,
-                                   include_retired=include_retired, limit=limit)
+        versions, total = reg.find(
+            provider=provider,
+            capabilities=capability,
+            status=status,
+            stage=stage,
+            domain=domain,
+            residency=residency,
+            max_p95=max_p95,
+            max_cost=max_cost,
+            model=model,
+            include_retired=include_retired,
+            limit=limit,
+        )
     if out.fmt == "table" and not versions:
         message("no versions match")
         return
@@ -159,6 +239,7 @@ def tree(
         out.json(data)
         return
     from modelreg.cli import show_view
+
     show_view.render_tree(data)
 
 

@@ -14,8 +14,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port (0: any free port)."),
     access_log: str = typer.Option("on", "--access-log", metavar="on|off", help="One line per request on stderr."),
-    require_token: bool = typer.Option(False, "--require-token",
-                                       help="Answer 401 without a valid 'Authorization: Bearer <token>' (/healthz excepted)."),
+    require_token: bool = typer.Option(
+        False, "--require-token", help="Answer 401 without a valid 'Authorization: Bearer <token>' (/healthz excepted)."
+    ),
 ) -> None:
     """Serve the registry read-only over HTTP: resolve, models, deprecations, tree, metrics.
 
@@ -39,15 +40,18 @@ def serve(
     reg = open_registry(ctx)
     try:
         if not hasattr(reg, "db"):
-            raise InvalidInput("serve needs a database URL (sqlite:///... or postgresql+psycopg://...), "
-                               "not another modelreg server")
+            raise InvalidInput(
+                "serve needs a database URL (sqlite:///... or postgresql+psycopg://...), not another modelreg server"
+            )
         verify = None
         if require_token:
             # TODO(merge): the token table's verifier (`modelreg token create NAME`)
             verify = getattr(reg, "verify_token", None)
             if verify is None:
-                raise InvalidInput("--require-token needs stored tokens (`modelreg token create`), "
-                                   "which this modelreg does not have yet")
+                raise InvalidInput(
+                    "--require-token needs stored tokens (`modelreg token create`), "
+                    "which this modelreg does not have yet"
+                )
         from modelreg.server.app import create_app
         from modelreg.server.runner import QuietProtocolErrors
         from modelreg.server.runner import serve as serve_forever
@@ -65,8 +69,10 @@ def serve(
 
         def ready(bound: int) -> None:
             shown = f"[{host}]" if ":" in host else host
-            message(f"modelreg serve: listening on http://{shown}:{bound} (read-only"
-                    f"{', bearer tokens required' if verify else ''}); SIGTERM or Ctrl-C stops")
+            message(
+                f"modelreg serve: listening on http://{shown}:{bound} (read-only"
+                f"{', bearer tokens required' if verify else ''}); SIGTERM or Ctrl-C stops"
+            )
 
         try:
             app_ = create_app(reg, verify=verify)

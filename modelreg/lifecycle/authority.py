@@ -15,11 +15,11 @@ from modelreg.errors import AccessDenied, InvalidInput
 
 
 class Role(str, Enum):
-    READER = "modelreg_reader"        # read everything
-    OPERATOR = "modelreg_operator"    # register, review, benchmark, ingest, alerts, fallbacks of unapproved models
-    APPROVER = "modelreg_approver"    # promote, rollout and rollback, deprecate and cancel, advisory withdraw,
-                                      # fallbacks of approved models
-    ADMIN = "modelreg_admin"          # policy, access, tokens, event webhooks, db copy
+    READER = "modelreg_reader"  # read everything
+    OPERATOR = "modelreg_operator"  # register, review, benchmark, ingest, alerts, fallbacks of unapproved models
+    APPROVER = "modelreg_approver"  # promote, rollout and rollback, deprecate and cancel, advisory withdraw,
+    # fallbacks of approved models
+    ADMIN = "modelreg_admin"  # policy, access, tokens, event webhooks, db copy
 
     @property
     def short(self) -> str:
@@ -32,21 +32,26 @@ class Role(str, Enum):
             if role.short == wanted:
                 return role
         from modelreg.errors import NotFound
+
         raise NotFound(f"unknown role {str(text)[:40]!r}: expected one of {', '.join(r.short for r in cls)}")
 
 
 def require(tx, role: Role, doing: str) -> None:
     """Refuse (exit 5, one line naming the role) unless the actor holds `role`."""
     if role.value not in tx.roles:
-        raise AccessDenied(f"{tx.actor} may not {doing}: that needs the {role.short} role "
-                           f"(an admin runs `modelreg access grant {tx.actor} {role.short}`)")
+        raise AccessDenied(
+            f"{tx.actor} may not {doing}: that needs the {role.short} role "
+            f"(an admin runs `modelreg access grant {tx.actor} {role.short}`)"
+        )
 
 
 def require_any(tx, roles: tuple[Role, ...], doing: str) -> None:
     if not any(role.value in tx.roles for role in roles):
         names = " or ".join(r.short for r in roles)
-        raise AccessDenied(f"{tx.actor} may not {doing}: that needs the {names} role "
-                           f"(an admin runs `modelreg access grant {tx.actor} {roles[0].short}`)")
+        raise AccessDenied(
+            f"{tx.actor} may not {doing}: that needs the {names} role "
+            f"(an admin runs `modelreg access grant {tx.actor} {roles[0].short}`)"
+        )
 
 
 SOD_CHECKS = ("security", "compliance")

@@ -24,7 +24,9 @@ MAX_NOTE = 2000
 
 def check_name(name: Any) -> str:
     if not isinstance(name, str) or not SLUG.match(name.strip().lower()):
-        raise InvalidInput(f"invalid check name {str(name)[:40]!r}: expected a slug such as evaluation, security, compliance")
+        raise InvalidInput(
+            f"invalid check name {str(name)[:40]!r}: expected a slug such as evaluation, security, compliance"
+        )
     return name.strip().lower()
 
 
@@ -45,15 +47,26 @@ def review(tx, model_id: str, version: str, check: str, passed: bool, *, note: s
     if row.status in ARCHIVED:
         raise Conflict(f"{target} is {row.status}; checks can no longer be recorded")
     result = "pass" if passed else "fail"
-    tx.session.add(CheckResult(model_id=model_id, version=version, name=name, result=result, actor=tx.actor,
-                               at=tx.now, note=note))
+    tx.session.add(
+        CheckResult(model_id=model_id, version=version, name=name, result=result, actor=tx.actor, at=tx.now, note=note)
+    )
     tx.audit("review", target, None, {"check": name, "result": result, "note": note})
     events.emit(tx, "review.recorded", target, {"check": name, "result": result})
     return {"target": target, "check": name, "result": result, "actor": tx.actor, "at": tx.now, "status": row.status}
 
 
-def record_benchmark(tx, model_id: str, version: str, *, endpoint: str, settings: dict, results: dict, passed: bool,
-                     aborted: bool = False, started_at: str | None = None) -> dict[str, Any]:
+def record_benchmark(
+    tx,
+    model_id: str,
+    version: str,
+    *,
+    endpoint: str,
+    settings: dict,
+    results: dict,
+    passed: bool,
+    aborted: bool = False,
+    started_at: str | None = None,
+) -> dict[str, Any]:
     """Record a measured run (step 4). A complete run also records the
     `benchmark` check; it counts for the gate only when it measured the
     version's registered endpoint (any other endpoint is recorded and shown)."""
@@ -64,20 +77,42 @@ def record_benchmark(tx, model_id: str, version: str, *, endpoint: str, settings
     measured = endpoint_identity(endpoint)
     registered = endpoint_identity(row.endpoint) if row.endpoint else None
     counts = registered is not None and measured == registered
-    run = BenchmarkRun(model_id=model_id, version=version, endpoint=measured, actor=tx.actor,
-                       started_at=started_at or tx.now, finished_at=tx.now,
-                       mode="open" if settings.get("rate") else "closed", passed=passed and not aborted,
-                       aborted=aborted, settings=json_text(settings), results=json_text(results))
+    run = BenchmarkRun(
+        model_id=model_id,
+        version=version,
+        endpoint=measured,
+        actor=tx.actor,
+        started_at=started_at or tx.now,
+        finished_at=tx.now,
+        mode="open" if settings.get("rate") else "closed",
+        passed=passed and not aborted,
+        aborted=aborted,
+        settings=json_text(settings),
+        results=json_text(results),
+    )
     tx.session.add(run)
     tx.session.flush()
     verdict = "aborted" if aborted else ("pass" if passed else "fail")
-    tx.audit("benchmark", target, None, {"run_id": run.run_id, "result": verdict, "endpoint": measured,
-                                         "registered_endpoint": counts})
+    tx.audit(
+        "benchmark",
+        target,
+        None,
+        {"run_id": run.run_id, "result": verdict, "endpoint": measured, "registered_endpoint": counts},
+    )
     if not aborted and row.status not in ARCHIVED and counts:
         p95 = (results.get("latency_ms") or {}).get("p95") if isinstance(results, dict) else None
-        tx.session.add(CheckResult(model_id=model_id, version=version, name="benchmark",
-                                   result="pass" if passed else "fail", actor=tx.actor, at=tx.now,
-                                   note=f"p95 {p95} ms", evidence=f"benchmark run {run.run_id}"))
+        tx.session.add(
+            CheckResult(
+                model_id=model_id,
+                version=version,
+                name="benchmark",
+                result="pass" if passed else "fail",
+                actor=tx.actor,
+                at=tx.now,
+                note=f"p95 {p95} ms",
+                evidence=f"benchmark run {run.run_id}",
+            )
+        )
     return {"run_id": run.run_id, "counts_for_gate": counts, "endpoint": measured}
 
 
@@ -85,8 +120,10 @@ def load(session, row: ModelVersion) -> Evidence:
     """Everything the gates read about one version, from this registry."""
     from modelreg.store import monitoring_queries
 
-    checks = {name: CheckRecord(c.name, c.result, c.actor, c.at)
-              for name, c in queries.latest_checks(session, row.model_id, row.version).items()}
+    checks = {
+        name: CheckRecord(c.name, c.result, c.actor, c.at)
+        for name, c in queries.latest_checks(session, row.model_id, row.version).items()
+    }
     registered = endpoint_identity(row.endpoint) if row.endpoint else None
     benchmark, elsewhere = None, 0
     for run in queries.benchmark_runs(session, row.model_id, row.version, complete_only=True):
@@ -94,9 +131,18 @@ def load(session, row: ModelVersion) -> Evidence:
             benchmark = BenchmarkRecord(int(run.run_id or 0), bool(run.passed), run.finished_at, run.endpoint)
             break
         elsewhere += 1
-    advisories = tuple((a.advisory_id, a.severity) for a in monitoring_queries.open_advisories(session, row.model_id)
-                       if affects(a.affected, row.version))
-    return Evidence(target=f"{row.model_id}@{row.version}", registered_by=row.registered_by,
-                    registered_endpoint=registered, checks=checks, benchmark=benchmark,
-                    other_endpoint_runs=elsewhere, advisories=advisories,
-                    has_card=queries.has_card(session, row.model_id, row.version))
+    advisories = tuple(
+        (a.advisory_id, a.severity)
+        for a in monitoring_queries.open_advisories(session, row.model_id)
+        if affects(a.affected, row.version)
+    )
+    return Evidence(
+        target=f"{row.model_id}@{row.version}",
+        registered_by=row.registered_by,
+        registered_endpoint=registered,
+        checks=checks,
+        benchmark=benchmark,
+        other_endpoint_runs=elsewhere,
+        advisories=advisories,
+        has_card=queries.has_card(session, row.model_id, row.version),
+    )

@@ -54,8 +54,10 @@ def broken(session) -> list[dict[str, str]]:
 
 
 def graph(session) -> dict[str, list[str]]:
-    return {model_id: [parse_target(t, version_required=False)[0] for t in json.loads(fallbacks)]
-            for model_id, fallbacks in queries.fallback_lists(session)}
+    return {
+        model_id: [parse_target(t, version_required=False)[0] for t in json.loads(fallbacks)]
+        for model_id, fallbacks in queries.fallback_lists(session)
+    }
 
 
 def find_cycle(edges: dict[str, list[str]], start: str) -> list[str] | None:
@@ -75,6 +77,7 @@ def find_cycle(edges: dict[str, list[str]], start: str) -> list[str] | None:
                 return found
         path.pop()
         return None
+
     return visit(start)
 
 
@@ -112,8 +115,9 @@ def set_fallbacks(tx, model_id: str, targets: list[str], *, clearing: bool = Fal
         raise Conflict(f"fallbacks would form a cycle: {' -> '.join(cycle)}")
     unresolvable = [text for text in normalized if resolve_target(tx.session, text) is None]
     if unresolvable:
-        raise PolicyRefused(f"fallback target(s) with no resolvable (APPROVED or DEPRECATED) version: "
-                            f"{', '.join(unresolvable)}")
+        raise PolicyRefused(
+            f"fallback target(s) with no resolvable (APPROVED or DEPRECATED) version: {', '.join(unresolvable)}"
+        )
     before = json.loads(model.fallbacks)
     model.fallbacks = json.dumps(normalized)
     model.row_version += 1

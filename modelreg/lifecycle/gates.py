@@ -35,6 +35,7 @@ class BenchmarkRecord:
 @dataclass(frozen=True)
 class Evidence:
     """What this registry recorded about one version (never what a file claims)."""
+
     target: str
     registered_by: str
     registered_endpoint: str | None
@@ -64,15 +65,21 @@ def unmet_gates(policy: Policy, evidence: Evidence, actor: str, now: datetime) -
         if evidence.registered_endpoint is None:
             unmet.append("no endpoint is registered, so no benchmark can count (register a version with --endpoint)")
         elif run is None:
-            elsewhere = (f" ({evidence.other_endpoint_runs} run(s) against other endpoints do not count)"
-                         if evidence.other_endpoint_runs else "")
-            unmet.append(f"no benchmark run against the registered endpoint {evidence.registered_endpoint}{elsewhere} "
-                         "(run `modelreg benchmark`)")
+            elsewhere = (
+                f" ({evidence.other_endpoint_runs} run(s) against other endpoints do not count)"
+                if evidence.other_endpoint_runs
+                else ""
+            )
+            unmet.append(
+                f"no benchmark run against the registered endpoint {evidence.registered_endpoint}{elsewhere} "
+                "(run `modelreg benchmark`)"
+            )
         elif not run.passed:
             unmet.append(f"the newest benchmark (run {run.run_id}) missed its SLO")
         elif _age_days(run.finished_at, now) > policy.benchmark_max_age_days:
-            unmet.append(f"the newest passing benchmark (run {run.run_id}) is older than "
-                         f"{policy.benchmark_max_age_days} days")
+            unmet.append(
+                f"the newest passing benchmark (run {run.run_id}) is older than {policy.benchmark_max_age_days} days"
+            )
     for advisory_id, severity in evidence.advisories:
         unmet.append(f"security advisory {advisory_id} ({severity}) affects {evidence.target}")
     if policy.require_model_card and not evidence.has_card:

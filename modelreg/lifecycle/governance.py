@@ -34,5 +34,12 @@ def set_policy(tx, new: Policy) -> dict[str, Any]:
 
 def history(session) -> list[dict[str, Any]]:
     rows = session.execute(select(PolicyVersion).order_by(col(PolicyVersion.version))).scalars()
-    return [{"version": r.version, "created_at": r.created_at, "created_by": r.created_by,
-             "document": json.loads(r.document)} for r in rows]
+    return [
+        {
+            "version": r.version,
+            "created_at": r.created_at,
+            "created_by": r.created_by,
+            "document": json.loads(r.document),
+        }
+        for r in rows
+    ]

@@ -26,14 +26,20 @@ class VersionRow(Protocol):
     version_key: str
 
 
-def choose(candidates: Iterable[Any], canary_version: str | None, *, model_has_approved: bool,
-           prerelease: bool = False) -> Any | None:
+def choose(
+    candidates: Iterable[Any], canary_version: str | None, *, model_has_approved: bool, prerelease: bool = False
+) -> Any | None:
     """The version of one model to serve among `candidates` (the model's
     versions that match a query). `model_has_approved`: whether the model has
     any APPROVED version at all, matching or not."""
     rows = list(candidates)
-    approved = [v for v in rows if v.status == Status.APPROVED and v.version != canary_version
-                and (prerelease or not v.prerelease or v.default_since)]
+    approved = [
+        v
+        for v in rows
+        if v.status == Status.APPROVED
+        and v.version != canary_version
+        and (prerelease or not v.prerelease or v.default_since)
+    ]
     defaults = [v for v in approved if v.default_since]
     if defaults:
         return max(defaults, key=lambda v: (v.default_since, v.version_key))
@@ -51,8 +57,9 @@ def production_default(versions: Iterable[Any], canary_version: str | None) -> A
     return choose(rows, canary_version, model_has_approved=any(v.status == Status.APPROVED for v in rows))
 
 
-def rollout_weight(version: str, status: str, canary_version: str | None, canary_weight: int | None,
-                   default_version: str | None) -> int:
+def rollout_weight(
+    version: str, status: str, canary_version: str | None, canary_weight: int | None, default_version: str | None
+) -> int:
     """The share of traffic (0-100) a version gets from `resolve --key`."""
     if status != Status.APPROVED and status != Status.DEPRECATED:
         return 0

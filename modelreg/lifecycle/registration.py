@@ -30,8 +30,11 @@ def status_of(spec: VersionSpec) -> Status:
 def attribute_rows(spec: VersionSpec) -> list[dict[str, str]]:
     """The indexed lookup rows (capability, residency, domain) of a version."""
     rows: list[dict[str, str]] = []
-    for kind, values in (("capability", spec.capabilities), ("residency", spec.data_residency),
-                         ("domain", spec.approved_domains)):
+    for kind, values in (
+        ("capability", spec.capabilities),
+        ("residency", spec.data_residency),
+        ("domain", spec.approved_domains),
+    ):
         rows.extend({"kind": kind, "value": v, "model_id": spec.model_id, "version": spec.version} for v in values)
     return rows
 
@@ -44,13 +47,17 @@ def _refuse_equal_precedence(session, by_model: dict[str, list[VersionSpec]], ex
         for spec in group:
             key = spec.semver.sort_key()
             if key in seen:
-                raise Conflict(f"{spec.target} has the same precedence as {mid}@{seen[key]} (they differ only in "
-                               "build metadata); a change is a new version")
+                raise Conflict(
+                    f"{spec.target} has the same precedence as {mid}@{seen[key]} (they differ only in "
+                    "build metadata); a change is a new version"
+                )
             seen[key] = spec.version
         if mid in existing:
             for version, key in queries.versions_with_keys(session, mid, list(seen)):
-                raise Conflict(f"{mid}@{seen[key]} has the same precedence as the registered {mid}@{version} "
-                               "(they differ only in build metadata); a change is a new version")
+                raise Conflict(
+                    f"{mid}@{seen[key]} has the same precedence as the registered {mid}@{version} "
+                    "(they differ only in build metadata); a change is a new version"
+                )
 
 
 def register_versions(tx, specs: Sequence[VersionSpec]) -> list[dict[str, Any]]:
@@ -62,8 +69,9 @@ def register_versions(tx, specs: Sequence[VersionSpec]) -> list[dict[str, Any]]:
     for spec in specs:
         known = existing_models.get(spec.model_id)
         if known is not None and known != spec.provider:
-            raise Conflict(f"{spec.target}: model {spec.model_id} is registered under provider {known!r}, "
-                           f"not {spec.provider!r}")
+            raise Conflict(
+                f"{spec.target}: model {spec.model_id} is registered under provider {known!r}, not {spec.provider!r}"
+            )
     by_model: dict[str, list[VersionSpec]] = {}
     for spec in specs:
         by_model.setdefault(spec.model_id, []).append(spec)
@@ -77,26 +85,48 @@ def register_versions(tx, specs: Sequence[VersionSpec]) -> list[dict[str, Any]]:
     queries.lock_models(session, [m for m in by_model if m in existing_models])
     _refuse_equal_precedence(session, by_model, existing_models)
 
-    new_models = [{"model_id": mid, "provider": group[0].provider, "description": group[0].description,
-                   "owner": tx.actor, "created_at": tx.now, "fallbacks": "[]", "row_version": 0}
-                  for mid, group in by_model.items() if mid not in existing_models]
+    new_models = [
+        {
+            "model_id": mid,
+            "provider": group[0].provider,
+            "description": group[0].description,
+            "owner": tx.actor,
+            "created_at": tx.now,
+            "fallbacks": "[]",
+            "row_version": 0,
+        }
+        for mid, group in by_model.items()
+        if mid not in existing_models
+    ]
     queries.insert_rows(session, Model, new_models)
     version_rows, attr_rows, event_rows, out = [], [], [], []
     for spec in specs:
         semver = spec.semver
         status = status_of(spec).value
-        version_rows.append({
-            "model_id": spec.model_id, "version": spec.version, "version_key": semver.sort_key(),
-            "prerelease": semver.is_prerelease, "provider": spec.provider, "status": status,
-            "capabilities": json_text(spec.capabilities),
-            "parameters": json_text({k: p.to_dict() for k, p in spec.parameters.items()}),
-            "avg_latency_ms": spec.avg_latency_ms, "p95_latency_ms": spec.p95_latency_ms,
-            "cost_per_request_usd": spec.cost_per_request_usd,
-            "data_residency": json_text(spec.data_residency), "pii_handling": spec.pii_handling,
-            "approved_domains": json_text(spec.approved_domains), "endpoint": spec.endpoint,
-            "endpoint_kind": spec.endpoint_kind, "description": spec.description,
-            "registered_at": tx.now, "registered_by": tx.actor, "status_changed_at": tx.now,
-        })
+        version_rows.append(
+            {
+                "model_id": spec.model_id,
+                "version": spec.version,
+                "version_key": semver.sort_key(),
+                "prerelease": semver.is_prerelease,
+                "provider": spec.provider,
+                "status": status,
+                "capabilities": json_text(spec.capabilities),
+                "parameters": json_text({k: p.to_dict() for k, p in spec.parameters.items()}),
+                "avg_latency_ms": spec.avg_latency_ms,
+                "p95_latency_ms": spec.p95_latency_ms,
+                "cost_per_request_usd": spec.cost_per_request_usd,
+                "data_residency": json_text(spec.data_residency),
+                "pii_handling": spec.pii_handling,
+                "approved_domains": json_text(spec.approved_domains),
+                "endpoint": spec.endpoint,
+                "endpoint_kind": spec.endpoint_kind,
+                "description": spec.description,
+                "registered_at": tx.now,
+                "registered_by": tx.actor,
+                "status_changed_at": tx.now,
+            }
+        )
         attr_rows.extend(attribute_rows(spec))
         tx.audit("register", spec.target, None, {"status": status, "provider": spec.provider})
         event_rows.append((spec.target, {"status": status, "provider": spec.provider}))
@@ -104,7 +134,9 @@ def register_versions(tx, specs: Sequence[VersionSpec]) -> list[dict[str, Any]]:
     queries.insert_rows(session, ModelVersion, version_rows)
     queries.insert_rows(session, VersionAttribute, attr_rows)
     for part in queries.chunks(sorted(by_model)):
-        session.execute(update(Model).where(col(Model.model_id).in_(part)).values(row_version=col(Model.row_version) + 1))
+        session.execute(
+            update(Model).where(col(Model.model_id).in_(part)).values(row_version=col(Model.row_version) + 1)
+        )
     events.emit_many(tx, "version.registered", event_rows)
     return out
 

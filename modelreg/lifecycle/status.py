@@ -47,8 +47,12 @@ APPROVED_ONCE: tuple[str, ...] = (Status.APPROVED.value, Status.DEPRECATED.value
 REPLACEMENT_OK: tuple[str, ...] = (Status.APPROVED.value, Status.TESTING.value, Status.EXPERIMENTAL.value)
 
 STAGE_OF = {
-    "EXPERIMENTAL": "experimental", "TESTING": "staging", "APPROVED": "production",
-    "DEPRECATED": "production", "RETIRED": "archived", "REJECTED": "archived",
+    "EXPERIMENTAL": "experimental",
+    "TESTING": "staging",
+    "APPROVED": "production",
+    "DEPRECATED": "production",
+    "RETIRED": "archived",
+    "REJECTED": "archived",
 }
 STAGES = ("production", "staging", "experimental", "archived")
 
@@ -76,8 +80,9 @@ def statuses_of_stage(stage: str) -> list[str]:
     return [s for s, st in STAGE_OF.items() if st == stage]
 
 
-def status_filter(*, status: str | None = None, stage: str | None = None,
-                  include_archived: bool = False) -> list[str] | None:
+def status_filter(
+    *, status: str | None = None, stage: str | None = None, include_archived: bool = False
+) -> list[str] | None:
     """The statuses a find/list with these options shows (None: all)."""
     statuses = None
     if status is not None:

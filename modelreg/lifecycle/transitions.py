@@ -35,8 +35,12 @@ def require(target: str, row: ModelVersion, new: Status) -> None:
 
 def snapshot(row: ModelVersion) -> dict[str, Any]:
     """What a lifecycle audit event records before and after a change."""
-    return {"status": row.status, "canary_weight": row.canary_weight, "retire_on": row.retire_on,
-            "replacement": row.replacement}
+    return {
+        "status": row.status,
+        "canary_weight": row.canary_weight,
+        "retire_on": row.retire_on,
+        "replacement": row.replacement,
+    }
 
 
 def _percent(value: Any, what: str) -> int:
@@ -74,12 +78,19 @@ def approval_plan(tx, model: Model, row: ModelVersion, canary: int | None) -> di
     require(target, row, Status.APPROVED)
     authority.require(tx, Role.APPROVER, f"approve {target}")
     gates = unmet_gates(tx.policy, evidence.load(tx.session, row), tx.actor, clock.parse_instant(tx.now))
-    plan: dict[str, Any] = {"target": target, "from": row.status, "to": Status.APPROVED.value, "unmet": gates,
-                            "policy_version": tx.policy.version}
+    plan: dict[str, Any] = {
+        "target": target,
+        "from": row.status,
+        "to": Status.APPROVED.value,
+        "unmet": gates,
+        "policy_version": tx.policy.version,
+    }
     if canary is not None:
         if model.canary_version:
-            raise Conflict(f"{row.model_id} already has a canary ({model.canary_version}); "
-                           f"`modelreg rollout {row.model_id} --complete` or --abort it first")
+            raise Conflict(
+                f"{row.model_id} already has a canary ({model.canary_version}); "
+                f"`modelreg rollout {row.model_id} --complete` or --abort it first"
+            )
         stable = _default_of(tx.session, model)
         if stable is None or stable.status != Status.APPROVED:
             raise Conflict(f"{row.model_id} has no production default to share traffic with; promote without --canary")
@@ -93,8 +104,11 @@ def promote(tx, model_id: str, version: str, *, canary: int | None = None) -> di
     model, row = _locked(tx, model_id, version)
     plan = approval_plan(tx, model, row, canary)
     if plan["unmet"]:
-        raise PolicyRefused(f"{plan['target']} cannot be promoted to APPROVED: {len(plan['unmet'])} unmet gate(s)",
-                            details=plan["unmet"], data=plan)
+        raise PolicyRefused(
+            f"{plan['target']} cannot be promoted to APPROVED: {len(plan['unmet'])} unmet gate(s)",
+            details=plan["unmet"],
+            data=plan,
+        )
     before = snapshot(row)
     row.status = plan["to"]
     if plan["to"] == Status.APPROVED:
@@ -111,8 +125,9 @@ def promote(tx, model_id: str, version: str, *, canary: int | None = None) -> di
     return plan
 
 
-def rollout(tx, model_id: str, *, set_weight: int | None = None, complete: bool = False,
-            abort: bool = False) -> dict[str, Any]:
+def rollout(
+    tx, model_id: str, *, set_weight: int | None = None, complete: bool = False, abort: bool = False
+) -> dict[str, Any]:
     if sum([set_weight is not None, complete, abort]) != 1:
         raise InvalidInput("give exactly one of --set PCT, --complete, --abort")
     if set_weight is not None:
@@ -120,7 +135,9 @@ def rollout(tx, model_id: str, *, set_weight: int | None = None, complete: bool 
     authority.require(tx, Role.APPROVER, f"move the rollout of {model_id}")
     model = queries.lock_model(tx.session, model_id)
     if not model.canary_version:
-        raise Conflict(f"{model_id} has no rollout in progress (start one with `modelreg promote {model_id}@V --canary PCT`)")
+        raise Conflict(
+            f"{model_id} has no rollout in progress (start one with `modelreg promote {model_id}@V --canary PCT`)"
+        )
     row = queries.version(tx.session, model_id, model.canary_version)
     target = f"{model_id}@{row.version}"
     before = snapshot(row)
@@ -166,11 +183,16 @@ def rollback(tx, model_id: str, *, to: str | None = None) -> dict[str, Any]:
         if row.version == current.version:
             raise Conflict(f"{model_id}@{to} is already the production default")
     else:
-        earlier = [v for v in live if v.status == Status.APPROVED and v.version != current.version
-                   and v.version_key < current.version_key]
+        earlier = [
+            v
+            for v in live
+            if v.status == Status.APPROVED and v.version != current.version and v.version_key < current.version_key
+        ]
         if not earlier:
-            raise Conflict(f"{model_id} has no earlier APPROVED version to roll back to (deprecated versions are "
-                           "reinstated with `modelreg deprecate M@V --cancel` first)")
+            raise Conflict(
+                f"{model_id} has no earlier APPROVED version to roll back to (deprecated versions are "
+                "reinstated with `modelreg deprecate M@V --cancel` first)"
+            )
         row = max(earlier, key=lambda v: v.version_key)
     before = {"default": current.version}
     row.default_since = tx.now
@@ -191,7 +213,9 @@ def retire_date(tx, notice_days: int | None, retire_on: str | None) -> date:
         try:
             when = date.fromisoformat(retire_on)
         except (TypeError, ValueError):
-            raise InvalidInput(f"invalid --retire-on {str(retire_on)[:40]!r}: expected a date YYYY-MM-DD (UTC)") from None
+            raise InvalidInput(
+                f"invalid --retire-on {str(retire_on)[:40]!r}: expected a date YYYY-MM-DD (UTC)"
+            ) from None
         days = (when - today).days
         if days > MAX_DAYS:
             raise InvalidInput(f"--retire-on {retire_on} is more than {MAX_DAYS} days away")
@@ -201,14 +225,24 @@ def retire_date(tx, notice_days: int | None, retire_on: str | None) -> date:
             raise InvalidInput(f"invalid --notice-days {days!r}: expected whole days from 0 to {MAX_DAYS}")
         when = today + timedelta(days=days)
     if days < policy.deprecation_notice_days:
-        raise PolicyRefused(f"a notice of {days} day(s) is shorter than the policy's {policy.deprecation_notice_days} "
-                            f"(policy.deprecation_notice_days); retire on "
-                            f"{today + timedelta(days=policy.deprecation_notice_days)} or later")
+        raise PolicyRefused(
+            f"a notice of {days} day(s) is shorter than the policy's {policy.deprecation_notice_days} "
+            f"(policy.deprecation_notice_days); retire on "
+            f"{today + timedelta(days=policy.deprecation_notice_days)} or later"
+        )
     return when
 
 
-def deprecate(tx, model_id: str, version: str, *, reason: str, notice_days: int | None = None,
-              retire_on: str | None = None, replacement: tuple[str, str] | None = None) -> dict[str, Any]:
+def deprecate(
+    tx,
+    model_id: str,
+    version: str,
+    *,
+    reason: str,
+    notice_days: int | None = None,
+    retire_on: str | None = None,
+    replacement: tuple[str, str] | None = None,
+) -> dict[str, Any]:
     target = f"{model_id}@{version}"
     if not isinstance(reason, str) or not reason.strip() or len(reason) > evidence.MAX_NOTE:
         raise InvalidInput("--reason is required (why this version is deprecated)")
@@ -235,10 +269,19 @@ def deprecate(tx, model_id: str, version: str, *, reason: str, notice_days: int 
     row.deprecated_at, row.deprecated_by = tx.now, tx.actor
     row.deprecation_reason, row.retire_on, row.replacement = reason.strip(), when.isoformat(), replacement_text
     _changed(tx, model, row, "deprecate", before, reason=row.deprecation_reason)
-    events.emit(tx, "version.deprecated", target, {"retire_on": row.retire_on, "replacement": replacement_text,
-                                                   "reason": row.deprecation_reason})
-    return {"target": target, "status": row.status, "retire_on": row.retire_on, "replacement": replacement_text,
-            "days_of_notice": (when - date.fromisoformat(tx.now[:10])).days}
+    events.emit(
+        tx,
+        "version.deprecated",
+        target,
+        {"retire_on": row.retire_on, "replacement": replacement_text, "reason": row.deprecation_reason},
+    )
+    return {
+        "target": target,
+        "status": row.status,
+        "retire_on": row.retire_on,
+        "replacement": replacement_text,
+        "days_of_notice": (when - date.fromisoformat(tx.now[:10])).days,
+    }
 
 
 def cancel_deprecation(tx, model_id: str, version: str) -> dict[str, Any]:
@@ -283,12 +326,20 @@ def retire_due(tx, due: Iterable[Any]) -> list[str]:
     models = sorted({r.model_id for r in rows})
     queries.lock_models(tx.session, models)
     table = ModelVersion.__table__  # type: ignore[attr-defined]
-    statement = (update(table).where(table.c.model_id == bindparam("m"), table.c.version == bindparam("v"),
-                                     table.c.status == Status.DEPRECATED.value)
-                 .values(status=Status.RETIRED.value, retired_at=tx.now, status_changed_at=tx.now))
+    statement = (
+        update(table)
+        .where(
+            table.c.model_id == bindparam("m"),
+            table.c.version == bindparam("v"),
+            table.c.status == Status.DEPRECATED.value,
+        )
+        .values(status=Status.RETIRED.value, retired_at=tx.now, status_changed_at=tx.now)
+    )
     tx.session.execute(statement, [{"m": r.model_id, "v": r.version} for r in rows])
     for part in queries.chunks(models):
-        tx.session.execute(update(Model).where(col(Model.model_id).in_(part)).values(row_version=col(Model.row_version) + 1))
+        tx.session.execute(
+            update(Model).where(col(Model.model_id).in_(part)).values(row_version=col(Model.row_version) + 1)
+        )
     retired = []
     for r in rows:
         target = f"{r.model_id}@{r.version}"

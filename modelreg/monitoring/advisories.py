@@ -20,8 +20,16 @@ MAX_SUMMARY = 2000
 
 
 def view(a: Advisory, versions: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"advisory_id": a.advisory_id, "model_id": a.model_id, "affected": a.affected, "severity": a.severity,
-           "summary": a.summary, "status": a.status, "created_at": a.created_at, "created_by": a.created_by}
+    out: dict[str, Any] = {
+        "advisory_id": a.advisory_id,
+        "model_id": a.model_id,
+        "affected": a.affected,
+        "severity": a.severity,
+        "summary": a.summary,
+        "status": a.status,
+        "created_at": a.created_at,
+        "created_by": a.created_by,
+    }
     if versions is not None:
         out["affected_versions"] = [{"version": v, "status": s} for v, s in versions if affects(a.affected, v)]
     return out
@@ -30,8 +38,10 @@ def view(a: Advisory, versions: list[tuple[str, str]] | None = None) -> dict[str
 def check_id(advisory_id: Any) -> str:
     ident = advisory_id.strip() if isinstance(advisory_id, str) else ""
     if not ident or len(ident) > 64 or not set(ident) <= ADVISORY_ID_CHARS:
-        raise InvalidInput(f"invalid advisory id {str(advisory_id)[:70]!r}: expected up to 64 letters, digits and "
-                           ". _ : - (e.g. CVE-2026-1234)")
+        raise InvalidInput(
+            f"invalid advisory id {str(advisory_id)[:70]!r}: expected up to 64 letters, digits and "
+            ". _ : - (e.g. CVE-2026-1234)"
+        )
     return ident
 
 
@@ -47,15 +57,31 @@ def add(tx, advisory_id: str, *, model_id: str, affected: str, severity: str, su
     queries.lock_model(session, model_id)
     if session.get(Advisory, (ident, model_id)) is not None:
         raise Conflict(f"advisory {ident} for {model_id} already exists")
-    row = Advisory(advisory_id=ident, model_id=model_id, affected=affected.strip(), severity=level,
-                   summary=summary.strip(), status="open", created_at=tx.now, created_by=tx.actor)
+    row = Advisory(
+        advisory_id=ident,
+        model_id=model_id,
+        affected=affected.strip(),
+        severity=level,
+        summary=summary.strip(),
+        status="open",
+        created_at=tx.now,
+        created_by=tx.actor,
+    )
     session.add(row)
     out = view(row, queries.version_statuses(session, model_id))
     hit = [v["version"] for v in out["affected_versions"]]
-    tx.audit("advisory.add", model_id, None, {"advisory_id": ident, "affected": row.affected, "severity": level,
-                                              "affected_versions": hit})
-    events.emit(tx, "advisory.added", model_id, {"advisory_id": ident, "severity": level, "affected": row.affected,
-                                                 "affected_versions": hit})
+    tx.audit(
+        "advisory.add",
+        model_id,
+        None,
+        {"advisory_id": ident, "affected": row.affected, "severity": level, "affected_versions": hit},
+    )
+    events.emit(
+        tx,
+        "advisory.added",
+        model_id,
+        {"advisory_id": ident, "severity": level, "affected": row.affected, "affected_versions": hit},
+    )
     return out
 
 
@@ -74,11 +100,16 @@ def withdraw(tx, advisory_id: str, *, model_id: str) -> dict[str, Any]:
         return {**view(row), "changed": False}
     for version in queries.versions_of(session, model_id, PRE_RELEASE):
         if affects(row.affected, version.version):
-            authority.separate_from_registrant(tx, version.registered_by,
-                                               f"withdraw advisory {ident}, which blocks {model_id}@{version.version}")
+            authority.separate_from_registrant(
+                tx, version.registered_by, f"withdraw advisory {ident}, which blocks {model_id}@{version.version}"
+            )
     row.status = "withdrawn"
-    tx.audit("advisory.withdraw", model_id, {"advisory_id": ident, "status": "open"},
-             {"advisory_id": ident, "status": "withdrawn"})
+    tx.audit(
+        "advisory.withdraw",
+        model_id,
+        {"advisory_id": ident, "status": "open"},
+        {"advisory_id": ident, "status": "withdrawn"},
+    )
     events.emit(tx, "advisory.withdrawn", model_id, {"advisory_id": ident})
     return {**view(row), "changed": True}
 

@@ -108,8 +108,9 @@ def _lifecycle(session, today: date, cands: _Candidates) -> None:
         days_left = (date.fromisoformat(str(row.retire_on)) - today).days
         severity = "warning" if days_left <= RETIREMENT_WARNING_DAYS else "info"
         replacement = f"; replacement {row.replacement}" if row.replacement else ""
-        message = (f"{mid}@{ver} is DEPRECATED and retires on {row.retire_on} "
-                   f"({max(days_left, 0)} day(s) left){replacement}")
+        message = (
+            f"{mid}@{ver} is DEPRECATED and retires on {row.retire_on} ({max(days_left, 0)} day(s) left){replacement}"
+        )
         cands.add([rules.AlertCandidate("lifecycle", severity, mid, ver, f"lifecycle:retirement:{mid}@{ver}", message)])
     for broken in fallbacks.broken(session):
         mid, target = broken["model_id"], broken["target"]
@@ -134,7 +135,9 @@ def _queue(session, tx, alert: Alert) -> int:
     for url in sorted({h.url for h in tx.policy.webhooks if rules.at_least(alert.severity, h.min_severity)}):
         row = session.get(AlertDelivery, (alert.id, url))
         if row is None:
-            session.add(AlertDelivery(alert_id=int(alert.id or 0), url=url, status="pending", attempts=0, updated_at=tx.now))
+            session.add(
+                AlertDelivery(alert_id=int(alert.id or 0), url=url, status="pending", attempts=0, updated_at=tx.now)
+            )
         else:
             row.status, row.updated_at = "pending", tx.now
         queued += 1
@@ -148,8 +151,11 @@ def check(tx) -> dict[str, Any]:
     session = tx.session
     today = date.fromisoformat(tx.now[:10])
     cands = _Candidates()
-    live = {(r.model_id, r.version): r for m in queries.versions_of_models(
-        session, {k[0] for k in mq.observed_versions(session)}, LIVE).values() for r in m}
+    live = {
+        (r.model_id, r.version): r
+        for m in queries.versions_of_models(session, {k[0] for k in mq.observed_versions(session)}, LIVE).values()
+        for r in m
+    }
     evaluated = sorted(k for k in mq.observed_versions(session) if k in live)
     for pair in evaluated:
         _metrics(tx, live[pair], cands)
@@ -163,13 +169,26 @@ def check(tx) -> dict[str, Any]:
         c = cands.found[key]
         alert = active.get(key)
         if alert is None:
-            alert = Alert(dedup_key=key, kind=c.kind, severity=c.severity, status="open", model_id=c.model_id,
-                          version=c.version, message=c.message, first_seen=tx.now, last_seen=tx.now)
+            alert = Alert(
+                dedup_key=key,
+                kind=c.kind,
+                severity=c.severity,
+                status="open",
+                model_id=c.model_id,
+                version=c.version,
+                message=c.message,
+                first_seen=tx.now,
+                last_seen=tx.now,
+            )
             session.add(alert)
             session.flush()
             raised.append(alert)
-            tx.audit("alert.raise", alert_target(alert), None,
-                     {"id": alert.id, "kind": c.kind, "severity": c.severity, "key": key})
+            tx.audit(
+                "alert.raise",
+                alert_target(alert),
+                None,
+                {"id": alert.id, "kind": c.kind, "severity": c.severity, "key": key},
+            )
             queued += _queue(session, tx, alert)
             continue
         before = {"id": alert.id, "severity": alert.severity, "status": alert.status}
@@ -180,36 +199,54 @@ def check(tx) -> dict[str, Any]:
             alert.status, alert.acked_by = "open", None
         if changed:
             updated.append(alert)
-            tx.audit("alert.escalate" if escalated else "alert.update", alert_target(alert), before,
-                     {"id": alert.id, "severity": alert.severity, "status": alert.status})
+            tx.audit(
+                "alert.escalate" if escalated else "alert.update",
+                alert_target(alert),
+                before,
+                {"id": alert.id, "severity": alert.severity, "status": alert.status},
+            )
             if escalated:
                 queued += _queue(session, tx, alert)
         else:
             refreshed.append(alert)
-    all_live = {(r.model_id, r.version) for m in queries.versions_of_models(
-        session, {a.model_id for a in active.values() if a.model_id}, LIVE).values() for r in m}
+    all_live = {
+        (r.model_id, r.version)
+        for m in queries.versions_of_models(session, {a.model_id for a in active.values() if a.model_id}, LIVE).values()
+        for r in m
+    }
     for key, alert in sorted(active.items()):
         if key in cands.found:
             continue
         clears = alert.kind in ("security", "lifecycle") or (
-            alert.kind in METRIC_KINDS and (key in cands.evaluated or (alert.model_id, alert.version) not in all_live))
+            alert.kind in METRIC_KINDS and (key in cands.evaluated or (alert.model_id, alert.version) not in all_live)
+        )
         if not clears:
             continue
         before_status = alert.status
         alert.status, alert.resolved_at = "resolved", tx.now
         resolved.append(alert)
-        tx.audit("alert.resolve", alert_target(alert), {"id": alert.id, "status": before_status},
-                 {"id": alert.id, "status": "resolved", "by": "check (condition cleared)"})
+        tx.audit(
+            "alert.resolve",
+            alert_target(alert),
+            {"id": alert.id, "status": before_status},
+            {"id": alert.id, "status": "resolved", "by": "check (condition cleared)"},
+        )
     if refreshed:
         tx.audit("alerts.check", "alerts", None, {"refreshed": [a.id for a in refreshed]})
     session.flush()
     counts = {s: 0 for s in rules.SEVERITIES}
     for severity, n in mq.open_counts(session).items():
         counts[severity] = counts.get(severity, 0) + n
-    return {"as_of": tx.now, "evaluated": [f"{m}@{v}" for m, v in evaluated],
-            "raised": [alert_view(a) for a in raised], "updated": [alert_view(a) for a in updated],
-            "refreshed": [alert_view(a) for a in refreshed], "resolved": [alert_view(a) for a in resolved],
-            "open": counts, "queued_deliveries": queued}
+    return {
+        "as_of": tx.now,
+        "evaluated": [f"{m}@{v}" for m, v in evaluated],
+        "raised": [alert_view(a) for a in raised],
+        "updated": [alert_view(a) for a in updated],
+        "refreshed": [alert_view(a) for a in refreshed],
+        "resolved": [alert_view(a) for a in resolved],
+        "open": counts,
+        "queued_deliveries": queued,
+    }
 
 
 def open_at_or_above(report_or_counts: dict, minimum: str) -> int:
@@ -223,8 +260,9 @@ def _neg(text: str) -> tuple:
     return tuple(-ord(c) for c in text)
 
 
-def listing(session, *, status: str | None = None, severity: str | None = None,
-            model: str | None = None) -> list[dict[str, Any]]:
+def listing(
+    session, *, status: str | None = None, severity: str | None = None, model: str | None = None
+) -> list[dict[str, Any]]:
     """Alerts, most severe and most recent first. status: open | acked |
     resolved | active | all (default: open and acked); severity: exact match."""
     wanted: list[str] | None
@@ -271,6 +309,10 @@ def resolve(tx, alert_id: Any) -> dict[str, Any]:
         return {**alert_view(row), "changed": False}
     before = row.status
     row.status, row.resolved_at = "resolved", tx.now
-    tx.audit("alert.resolve", alert_target(row), {"id": ident, "status": before},
-             {"id": ident, "status": "resolved", "by": "operator"})
+    tx.audit(
+        "alert.resolve",
+        alert_target(row),
+        {"id": ident, "status": before},
+        {"id": ident, "status": "resolved", "by": "operator"},
+    )
     return {**alert_view(row), "changed": True}

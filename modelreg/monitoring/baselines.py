@@ -26,11 +26,18 @@ from modelreg.store.tables import ModelVersion
 
 
 def window(row: Observation) -> Window:
-    return Window(model_id=row.model_id, version=row.version,
-                  window_start=clock.parse_instant(row.window_start), window_end=clock.parse_instant(row.window_end),
-                  requests=row.requests, errors=row.errors, latency_avg_ms=row.latency_avg_ms,
-                  latency_p95_ms=row.latency_p95_ms, cost_usd=row.cost_usd,
-                  sample=json.loads(row.sample) if row.sample is not None else None)
+    return Window(
+        model_id=row.model_id,
+        version=row.version,
+        window_start=clock.parse_instant(row.window_start),
+        window_end=clock.parse_instant(row.window_end),
+        requests=row.requests,
+        errors=row.errors,
+        latency_avg_ms=row.latency_avg_ms,
+        latency_p95_ms=row.latency_p95_ms,
+        cost_usd=row.cost_usd,
+        sample=json.loads(row.sample) if row.sample is not None else None,
+    )
 
 
 def latest_windows(session, model_id: str, version: str, limit: int) -> list[Window]:
@@ -67,10 +74,21 @@ def sample(session, row: ModelVersion, latest: Window, tx=None) -> list[float] |
         return None
     values, used, first, last = found
     if tx is not None:
-        session.add(Baseline(model_id=row.model_id, version=row.version, sample=json.dumps(values, separators=(",", ":")),
-                             source="observed", created_at=tx.now))
-        tx.audit("baseline.observed", f"{row.model_id}@{row.version}", None,
-                 {"windows": used, "values": len(values), "from": first, "to": last})
+        session.add(
+            Baseline(
+                model_id=row.model_id,
+                version=row.version,
+                sample=json.dumps(values, separators=(",", ":")),
+                source="observed",
+                created_at=tx.now,
+            )
+        )
+        tx.audit(
+            "baseline.observed",
+            f"{row.model_id}@{row.version}",
+            None,
+            {"windows": used, "values": len(values), "from": first, "to": last},
+        )
     return values
 
 
@@ -93,8 +111,9 @@ def pin(tx, model_id: str, version: str, *, windows: int | None = None) -> dict[
         if (windows is not None and used >= windows) or (windows is None and len(values) >= drift.MIN_BASELINE):
             break
     if not used:
-        raise NotFound(f"{target} has no observation windows with a sample to pin "
-                       "(ingest some with `modelreg alerts ingest`)")
+        raise NotFound(
+            f"{target} has no observation windows with a sample to pin (ingest some with `modelreg alerts ingest`)"
+        )
     existing = mq.baseline(session, model_id, version)
     before = {"source": existing.source, "values": len(json.loads(existing.sample))} if existing else None
     if existing is None:
@@ -105,6 +124,8 @@ def pin(tx, model_id: str, version: str, *, windows: int | None = None) -> dict[
     result = {"target": target, "source": "pinned", "windows": used, "values": len(values), "from": first, "to": last}
     tx.audit("baseline.pin", target, before, {k: v for k, v in result.items() if k != "target"})
     if len(values) < drift.MIN_BASELINE:
-        result["warning"] = (f"only {len(values)} values; drift is judged once the baseline holds "
-                             f"{drift.MIN_BASELINE} (fewer would alert on noise)")
+        result["warning"] = (
+            f"only {len(values)} values; drift is judged once the baseline holds "
+            f"{drift.MIN_BASELINE} (fewer would alert on noise)"
+        )
     return result

@@ -33,8 +33,15 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
 
 
 def event_payload(event: LifecycleEvent) -> dict[str, Any]:
-    return {"event": event.type, "id": event.id, "target": event.target, "actor": event.actor, "at": event.at,
-            "policy_version": event.policy_version, **json.loads(event.payload)}
+    return {
+        "event": event.type,
+        "id": event.id,
+        "target": event.target,
+        "actor": event.actor,
+        "at": event.at,
+        "policy_version": event.policy_version,
+        **json.loads(event.payload),
+    }
 
 
 def claim(tx, policy: Policy, *, events: bool) -> list[tuple[Any, str, dict[str, Any]]]:
@@ -59,8 +66,14 @@ def record(tx, key: Any, url: str, outcome: webhooks.DeliveryOutcome, *, events:
     table = EventDelivery if events else AlertDelivery
     row = tx.session.get(table, (key, url))
     status = "delivered" if outcome.ok else "failed"
-    result = {"event_id" if events else "alert_id": key, "url": webhooks.display_url(url), "status": status,
-              "attempts": outcome.attempts, "http_status": outcome.status, "error": outcome.error}
+    result = {
+        "event_id" if events else "alert_id": key,
+        "url": webhooks.display_url(url),
+        "status": status,
+        "attempts": outcome.attempts,
+        "http_status": outcome.status,
+        "error": outcome.error,
+    }
     if row is None:
         return result
     row.status = status
@@ -68,18 +81,24 @@ def record(tx, key: Any, url: str, outcome: webhooks.DeliveryOutcome, *, events:
     row.last_error = outcome.error
     row.updated_at = tx.now
     target = "events" if events else "alerts"
-    tx.audit("event.delivery" if events else "alert.delivery", target, None,
-             {k: v for k, v in result.items() if k != "http_status"} | {"attempts": row.attempts})
+    tx.audit(
+        "event.delivery" if events else "alert.delivery",
+        target,
+        None,
+        {k: v for k, v in result.items() if k != "http_status"} | {"attempts": row.attempts},
+    )
     return result
 
 
-def send(hook: Webhook, payload: dict[str, Any], *, timeout: float, attempts: int,
-         backoff_s: float) -> webhooks.DeliveryOutcome:
+def send(
+    hook: Webhook, payload: dict[str, Any], *, timeout: float, attempts: int, backoff_s: float
+) -> webhooks.DeliveryOutcome:
     return webhooks.deliver(hook, payload, timeout=timeout, attempts=attempts, backoff_s=backoff_s)
 
 
-def deliver_pending(write: Callable, policy: Policy, *, events: bool, timeout: float = 5.0, attempts: int = 3,
-                    backoff_s: float = 0.2) -> dict[str, Any]:
+def deliver_pending(
+    write: Callable, policy: Policy, *, events: bool, timeout: float = 5.0, attempts: int = 3, backoff_s: float = 0.2
+) -> dict[str, Any]:
     """Claim, send and record (`write` runs a function in a write
     transaction). Returns {delivered, failed, results [...]}."""
     hooks = {h.url: h for h in policy.webhooks}
@@ -92,12 +111,26 @@ def deliver_pending(write: Callable, policy: Policy, *, events: bool, timeout: f
         if hook is None:  # the policy changed between claim and send
             continue
         outcome = send(hook, payload, timeout=timeout, attempts=attempts, backoff_s=backoff_s)
-        results.append(write(lambda tx, key=key, url=url, outcome=outcome: record(tx, key, url, outcome, events=events)))
-    return {"delivered": sum(r["status"] == "delivered" for r in results),
-            "failed": sum(r["status"] == "failed" for r in results), "results": results}
+        results.append(
+            write(lambda tx, key=key, url=url, outcome=outcome: record(tx, key, url, outcome, events=events))
+        )
+    return {
+        "delivered": sum(r["status"] == "delivered" for r in results),
+        "failed": sum(r["status"] == "failed" for r in results),
+        "results": results,
+    }
 
 
 def listing(session, alert_id: int | None = None) -> list[dict[str, Any]]:
     """Alert delivery rows (URLs shown without query or credentials)."""
-    return [{"alert_id": d.alert_id, "url": webhooks.display_url(d.url), "status": d.status, "attempts": d.attempts,
-             "last_error": d.last_error, "updated_at": d.updated_at} for d in mq.deliveries(session, alert_id)]
+    return [
+        {
+            "alert_id": d.alert_id,
+            "url": webhooks.display_url(d.url),
+            "status": d.status,
+            "attempts": d.attempts,
+            "last_error": d.last_error,
+            "updated_at": d.updated_at,
+        }
+        for d in mq.deliveries(session, alert_id)
+    ]

@@ -24,10 +24,19 @@ def _id(value: Any, what: str = "event id") -> int:
 
 
 def view(event: LifecycleEvent, deliveries: list[EventDelivery]) -> dict[str, Any]:
-    return {"id": event.id, "type": event.type, "target": event.target, "actor": event.actor, "at": event.at,
-            "policy_version": event.policy_version, "payload": json.loads(event.payload),
-            "deliveries": [{"url": display_url(d.url), "status": d.status, "attempts": d.attempts,
-                            "last_error": d.last_error} for d in deliveries]}
+    return {
+        "id": event.id,
+        "type": event.type,
+        "target": event.target,
+        "actor": event.actor,
+        "at": event.at,
+        "policy_version": event.policy_version,
+        "payload": json.loads(event.payload),
+        "deliveries": [
+            {"url": display_url(d.url), "status": d.status, "attempts": d.attempts, "last_error": d.last_error}
+            for d in deliveries
+        ],
+    }
 
 
 def listing(session, *, since: int = 0, limit: int | None = 100, target: str | None = None) -> list[dict[str, Any]]:

@@ -47,9 +47,14 @@ def parse(text: str, fmt: str, strict: bool) -> tuple[list[Window], list[LineErr
 
 
 def report(kept: int, updated: int, duplicates: int, bad: list[LineError], versions: list[str]) -> dict[str, Any]:
-    return {"kept": kept, "updated": updated, "duplicates": duplicates, "skipped": len(bad),
-            "errors": [{"line": e.line, "message": e.message} for e in sorted(bad, key=lambda e: e.line)],
-            "versions": versions}
+    return {
+        "kept": kept,
+        "updated": updated,
+        "duplicates": duplicates,
+        "skipped": len(bad),
+        "errors": [{"line": e.line, "message": e.message} for e in sorted(bad, key=lambda e: e.line)],
+        "versions": versions,
+    }
 
 
 def store(tx, observations: list[Window], errors: list[LineError], *, strict: bool) -> dict[str, Any]:
@@ -63,16 +68,25 @@ def store(tx, observations: list[Window], errors: list[LineError], *, strict: bo
     by_model: dict[str, set[str]] = {}
     for o in observations:
         by_model.setdefault(o.model_id, set()).add(o.version)
-    known_versions = {(mid, v) for mid, versions in by_model.items() if mid in known_models
-                      for v in queries.existing_versions(session, mid, sorted(versions))}
+    known_versions = {
+        (mid, v)
+        for mid, versions in by_model.items()
+        if mid in known_models
+        for v in queries.existing_versions(session, mid, sorted(versions))
+    }
     good: list[Window] = []
     for o in observations:
         if o.requests > MAX_DB_INT or o.errors > MAX_DB_INT:
             bad.append(LineError(o.line, f"requests: at most {MAX_DB_INT} per window, got {o.requests}"))
         elif o.window_end > latest_allowed:
-            bad.append(LineError(o.line, f"window_end {clock.isoformat(o.window_end)} is in the future "
-                                         f"(more than {int(FUTURE_SKEW.total_seconds() // 60)} minutes ahead of "
-                                         f"{clock.isoformat(clock.parse_instant(tx.now))})"))
+            bad.append(
+                LineError(
+                    o.line,
+                    f"window_end {clock.isoformat(o.window_end)} is in the future "
+                    f"(more than {int(FUTURE_SKEW.total_seconds() // 60)} minutes ahead of "
+                    f"{clock.isoformat(clock.parse_instant(tx.now))})",
+                )
+            )
         elif o.model_id not in known_models:
             bad.append(LineError(o.line, f"unknown model {o.model_id!r}"))
         elif (o.model_id, o.version) not in known_versions:
@@ -93,15 +107,26 @@ def store(tx, observations: list[Window], errors: list[LineError], *, strict: bo
         pending: dict[tuple[str, str], dict] = {}  # new in this input: a second copy is a duplicate or an update
         added_here = updated_here = 0
         for o in windows:
-            values = {"requests": o.requests, "errors": o.errors, "latency_avg_ms": o.latency_avg_ms,
-                      "latency_p95_ms": o.latency_p95_ms, "cost_usd": o.cost_usd,
-                      "sample": json.dumps(o.sample, separators=(",", ":")) if o.sample is not None else None}
+            values = {
+                "requests": o.requests,
+                "errors": o.errors,
+                "latency_avg_ms": o.latency_avg_ms,
+                "latency_p95_ms": o.latency_p95_ms,
+                "cost_usd": o.cost_usd,
+                "sample": json.dumps(o.sample, separators=(",", ":")) if o.sample is not None else None,
+            }
             key = (clock.stamp(o.window_start), clock.stamp(o.window_end))
             row = existing.get(key)
             new = pending.get(key)
             if row is None and new is None:
-                pending[key] = {"model_id": mid, "version": ver, "window_start": key[0], "window_end": key[1],
-                                "ingested_at": tx.now, **values}
+                pending[key] = {
+                    "model_id": mid,
+                    "version": ver,
+                    "window_start": key[0],
+                    "window_end": key[1],
+                    "ingested_at": tx.now,
+                    **values,
+                }
                 added_here += 1
             elif all((new[k] if new is not None else getattr(row, k)) == v for k, v in values.items()):
                 duplicates += 1
@@ -117,10 +142,17 @@ def store(tx, observations: list[Window], errors: list[LineError], *, strict: bo
         kept += added_here
         updated += updated_here
         if added_here or updated_here:
-            tx.audit("observations.ingest", f"{mid}@{ver}", None, {
-                "added": added_here, "updated": updated_here,
-                "from": min(clock.stamp(o.window_start) for o in windows),
-                "to": max(clock.stamp(o.window_end) for o in windows)})
+            tx.audit(
+                "observations.ingest",
+                f"{mid}@{ver}",
+                None,
+                {
+                    "added": added_here,
+                    "updated": updated_here,
+                    "from": min(clock.stamp(o.window_start) for o in windows),
+                    "to": max(clock.stamp(o.window_end) for o in windows),
+                },
+            )
     queries.insert_rows(session, Observation, new_rows)
     return report(kept, updated, duplicates, bad, [f"{m}@{v}" for m, v in sorted(per_version)])
 
@@ -133,6 +165,7 @@ def delete_windows(tx, model_id: str, version: str, *, start: str | None = None,
     end_stamp = clock.stamp(clock.parse_instant(end, what="--to")) if end else None
     removed = mq.delete_windows(tx.session, model_id, version, start=start_stamp, end=end_stamp)
     if removed:
-        tx.audit("observations.delete", f"{model_id}@{version}", {"windows": removed},
-                 {"from": start_stamp, "to": end_stamp})
+        tx.audit(
+            "observations.delete", f"{model_id}@{version}", {"windows": removed}, {"from": start_stamp, "to": end_stamp}
+        )
     return {"target": f"{model_id}@{version}", "deleted": removed}

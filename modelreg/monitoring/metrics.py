@@ -18,9 +18,16 @@ def rows(session) -> list[dict[str, Any]]:
     out = []
     for status in NOT_ARCHIVED:
         for v in queries.versions_of_status(session, status):
-            row: dict[str, Any] = {"model_id": v.model_id, "version": v.version, "status": v.status,
-                                   "latency_avg_ms": None, "latency_p95_ms": None, "error_rate": None,
-                                   "drift_psi": None, "open_alerts": counts.get((v.model_id, v.version), {})}
+            row: dict[str, Any] = {
+                "model_id": v.model_id,
+                "version": v.version,
+                "status": v.status,
+                "latency_avg_ms": None,
+                "latency_p95_ms": None,
+                "error_rate": None,
+                "drift_psi": None,
+                "open_alerts": counts.get((v.model_id, v.version), {}),
+            }
             latest = baselines.latest_windows(session, v.model_id, v.version, 1)
             if latest:
                 w = latest[0]

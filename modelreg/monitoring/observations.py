@@ -117,6 +117,7 @@ def _describe(value: Any) -> str:
 
 # ---------------------------------------------------------------- field checks
 
+
 def _slug(key: str, value: Any) -> str:
     if not isinstance(value, str) or not SLUG.fullmatch(value):
         raise _Bad(f"{key}: expected a model id slug [a-z0-9][a-z0-9._-]{{0,63}}, got {_describe(value)}")
@@ -129,7 +130,9 @@ def _version(key: str, value: Any) -> str:
     try:
         SemVer.parse(value)
     except InvalidInput:
-        raise _Bad(f"{key}: expected Semantic Versioning MAJOR.MINOR.PATCH[-pre][+build], got {_describe(value)}") from None
+        raise _Bad(
+            f"{key}: expected Semantic Versioning MAJOR.MINOR.PATCH[-pre][+build], got {_describe(value)}"
+        ) from None
     return value
 
 
@@ -252,6 +255,7 @@ def _build(record: dict[str, Any]) -> Observation:
 
 # ---------------------------------------------------------------- formats
 
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed (finite numbers only)")
 
@@ -351,7 +355,14 @@ def _parse_csv(text: str) -> list[tuple[int, dict[str, Any] | str]]:
                 if name not in header:
                     problems.append(f"missing column {name!r}")
             if problems:
-                records.append((start, "bad CSV header: " + "; ".join(problems) + f" (expected columns: {', '.join(REQUIRED + OPTIONAL)})"))
+                records.append(
+                    (
+                        start,
+                        "bad CSV header: "
+                        + "; ".join(problems)
+                        + f" (expected columns: {', '.join(REQUIRED + OPTIONAL)})",
+                    )
+                )
                 return records  # every row would fail the same way
             continue
         if len(row) != len(header):
@@ -391,7 +402,12 @@ def parse_observations(text: str, fmt: str = "auto") -> tuple[list[Observation],
         stripped = text.lstrip(" \t\r\n")
         if stripped.startswith("["):
             line = text[: len(text) - len(stripped)].count("\n") + 1
-            return [], [LineError(line, "a JSON array is not supported: expected JSON lines (one object per line) or CSV with a header row")]
+            return [], [
+                LineError(
+                    line,
+                    "a JSON array is not supported: expected JSON lines (one object per line) or CSV with a header row",
+                )
+            ]
         fmt = detect_format(text)
     if fmt in ("jsonl", "json"):
         lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
@@ -413,7 +429,12 @@ def parse_observations(text: str, fmt: str = "auto") -> tuple[list[Observation],
             continue
         key = observation.window_key()
         if key in first_seen:
-            errors.append(LineError(number, f"duplicate window for {observation.model_id}@{observation.version} (first on line {first_seen[key]})"))
+            errors.append(
+                LineError(
+                    number,
+                    f"duplicate window for {observation.model_id}@{observation.version} (first on line {first_seen[key]})",
+                )
+            )
             continue
         first_seen[key] = number
         observation.line = number

@@ -40,12 +40,29 @@ from modelreg.semver import SemVer
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_ROW_KEYS = ("model_id", "version", "status", "latency_avg_ms", "latency_p95_ms", "error_rate", "drift_psi", "open_alerts")
+_ROW_KEYS = (
+    "model_id",
+    "version",
+    "status",
+    "latency_avg_ms",
+    "latency_p95_ms",
+    "error_rate",
+    "drift_psi",
+    "open_alerts",
+)
 
 # (metric name, row key, help)
 _GAUGES = (
-    ("modelreg_observed_latency_avg_ms", "latency_avg_ms", "Observed average latency of the latest observation window, in milliseconds."),
-    ("modelreg_observed_latency_p95_ms", "latency_p95_ms", "Observed p95 latency of the latest observation window, in milliseconds."),
+    (
+        "modelreg_observed_latency_avg_ms",
+        "latency_avg_ms",
+        "Observed average latency of the latest observation window, in milliseconds.",
+    ),
+    (
+        "modelreg_observed_latency_p95_ms",
+        "latency_p95_ms",
+        "Observed p95 latency of the latest observation window, in milliseconds.",
+    ),
     ("modelreg_error_rate", "error_rate", "Errors divided by requests in the latest observation window (0..1)."),
     ("modelreg_drift_psi", "drift_psi", "Population stability index of the latest window against the baseline."),
 )

@@ -117,6 +117,7 @@ def _iso(moment: datetime) -> str:
 
 # ---------------------------------------------------------------- latency
 
+
 def _latency_level(observed: float, slo: float | None) -> str | None:
     if slo is None:
         return None
@@ -131,7 +132,9 @@ def latency_regression(
     model_id: str, version: str, slo_avg_ms: float | None, slo_p95_ms: float | None, latest: Observation
 ) -> list[AlertCandidate]:
     for name, slo in (("slo_avg_ms", slo_avg_ms), ("slo_p95_ms", slo_p95_ms)):
-        if slo is not None and (isinstance(slo, bool) or not isinstance(slo, (int, float)) or not math.isfinite(slo) or slo < 0):
+        if slo is not None and (
+            isinstance(slo, bool) or not isinstance(slo, (int, float)) or not math.isfinite(slo) or slo < 0
+        ):
             raise InvalidInput(f"{name}: expected a non-negative number or None, got {slo!r}")
     avg_level = _latency_level(latest.latency_avg_ms, slo_avg_ms)
     p95_level = _latency_level(latest.latency_p95_ms, slo_p95_ms)
@@ -140,14 +143,23 @@ def latency_regression(
         return []
     parts = []
     if avg_level and slo_avg_ms is not None:
-        parts.append(f"avg {_fmt(latest.latency_avg_ms)} ms > SLO {_fmt(slo_avg_ms)} ms ({latest.latency_avg_ms / slo_avg_ms if slo_avg_ms else math.inf:.2f}x)")
+        parts.append(
+            f"avg {_fmt(latest.latency_avg_ms)} ms > SLO {_fmt(slo_avg_ms)} ms ({latest.latency_avg_ms / slo_avg_ms if slo_avg_ms else math.inf:.2f}x)"
+        )
     if p95_level and slo_p95_ms is not None:
-        parts.append(f"p95 {_fmt(latest.latency_p95_ms)} ms > SLO {_fmt(slo_p95_ms)} ms ({latest.latency_p95_ms / slo_p95_ms if slo_p95_ms else math.inf:.2f}x)")
-    message = f"latency regression on {model_id}@{version}: " + ", ".join(parts) + f" in window ending {_iso(latest.window_end)}"
+        parts.append(
+            f"p95 {_fmt(latest.latency_p95_ms)} ms > SLO {_fmt(slo_p95_ms)} ms ({latest.latency_p95_ms / slo_p95_ms if slo_p95_ms else math.inf:.2f}x)"
+        )
+    message = (
+        f"latency regression on {model_id}@{version}: "
+        + ", ".join(parts)
+        + f" in window ending {_iso(latest.window_end)}"
+    )
     return [AlertCandidate("latency", severity, model_id, version, dedup_key("latency", model_id, version), message)]
 
 
 # ---------------------------------------------------------------- error rate
+
 
 def error_rate_breach(
     model_id: str,
@@ -169,10 +181,13 @@ def error_rate_breach(
         f"error rate {rate:.2%} ({latest.errors}/{latest.requests}) on {model_id}@{version} "
         f"above threshold {threshold:.2%} in window ending {_iso(latest.window_end)}"
     )
-    return [AlertCandidate("error_rate", severity, model_id, version, dedup_key("error_rate", model_id, version), message)]
+    return [
+        AlertCandidate("error_rate", severity, model_id, version, dedup_key("error_rate", model_id, version), message)
+    ]
 
 
 # ---------------------------------------------------------------- usage
+
 
 def usage_anomaly(
     model_id: str,
@@ -225,6 +240,7 @@ def usage_anomaly(
 
 # ---------------------------------------------------------------- drift
 
+
 def drift(
     model_id: str,
     version: str,
@@ -246,6 +262,7 @@ def drift(
 
 
 # ---------------------------------------------------------------- security
+
 
 def security(advisory_id: str, severity: str, model_id: str, version: str, status: str) -> list[AlertCandidate]:
     """An advisory affecting model@version (the caller checked the range)."""

@@ -114,7 +114,9 @@ def deliver(
     secret = environ.get(target.secret_env)
     if not secret:
         state = "is empty" if secret == "" else "is not set"
-        return DeliveryOutcome(False, 0, None, f"webhook secret environment variable {target.secret_env} {state}; not delivering unsigned")
+        return DeliveryOutcome(
+            False, 0, None, f"webhook secret environment variable {target.secret_env} {state}; not delivering unsigned"
+        )
     try:
         body = encode_payload(payload)
     except (TypeError, ValueError) as exc:
@@ -127,7 +129,9 @@ def deliver(
     status: int | None = None
     error: str | None = None
     tries = 0
-    with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, headers={"User-Agent": "modelreg-webhook"}) as client:
+    with httpx.Client(
+        timeout=httpx.Timeout(timeout), follow_redirects=False, headers={"User-Agent": "modelreg-webhook"}
+    ) as client:
         for attempt in range(1, attempts + 1):
             tries = attempt
             headers = {

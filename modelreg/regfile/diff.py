@@ -70,8 +70,10 @@ def diff_documents(file_doc: dict[str, Any], db_doc: dict[str, Any]) -> list[dic
     right: dict[tuple, Any] = {}
     _flatten(file_doc, (), left)
     _flatten(db_doc, (), right)
-    prefixes = {"file": {p[:n] for p in left for n in range(len(p) + 1)},
-                "database": {p[:n] for p in right for n in range(len(p) + 1)}}
+    prefixes = {
+        "file": {p[:n] for p in left for n in range(len(p) + 1)},
+        "database": {p[:n] for p in right for n in range(len(p) + 1)},
+    }
     rows: list[dict[str, Any]] = []
     reported: set[tuple] = set()
     for path in sorted(set(left) | set(right)):
@@ -79,16 +81,21 @@ def diff_documents(file_doc: dict[str, Any], db_doc: dict[str, Any]) -> list[dic
             continue
         if path in left and path in right:
             if not _same(left[path], right[path]):
-                rows.append({"path": path_text(list(path)), "change": "changed", "file": left[path],
-                             "database": right[path]})
+                rows.append(
+                    {"path": path_text(list(path)), "change": "changed", "file": left[path], "database": right[path]}
+                )
             continue
         side = "file" if path in left else "database"
         other = prefixes["database" if side == "file" else "file"]
         prefix = next(path[:n] for n in range(1, len(path) + 1) if path[:n] not in other)
         reported.add(prefix)
         value = _subtree(file_doc if side == "file" else db_doc, prefix)
-        rows.append({"path": path_text(list(prefix)), "change": f"only in {side}",
-                     "file": value if side == "file" else None, "database": value if side == "database" else None})
+        rows.append(
+            {
+                "path": path_text(list(prefix)),
+                "change": f"only in {side}",
+                "file": value if side == "file" else None,
+                "database": value if side == "database" else None,
+            }
+        )
     return rows
-
-

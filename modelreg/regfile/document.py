@@ -33,19 +33,42 @@ FORMAT = 1
 MAX_TEXT = 4000
 
 # version keys, in the order they are written
-LIFECYCLE_KEYS = ("status", "registered_at", "registered_by", "status_changed_at", "approved_at", "approved_by",
-                  "default_since", "canary_weight", "deprecated_at", "deprecated_by", "deprecation_reason",
-                  "retire_on", "replacement", "retired_at", "rejected_at")
+LIFECYCLE_KEYS = (
+    "status",
+    "registered_at",
+    "registered_by",
+    "status_changed_at",
+    "approved_at",
+    "approved_by",
+    "default_since",
+    "canary_weight",
+    "deprecated_at",
+    "deprecated_by",
+    "deprecation_reason",
+    "retire_on",
+    "replacement",
+    "retired_at",
+    "rejected_at",
+)
 SPEC_KEYS = ("description", "capabilities", "endpoint", "endpoint_kind", "parameters", "performance", "compliance")
 RECORD_KEYS = ("checks", "benchmarks", "retirement_notices")
 STAMP_KEYS = tuple(k for k in LIFECYCLE_KEYS if k != "status")
 MODEL_KEYS = ("provider", "owner", "created_at", "description", "fallbacks", "versions")
 CHECK_KEYS = ("name", "result", "actor", "at", "note", "evidence")
-RUN_KEYS = ("run_id", "endpoint", "actor", "started_at", "finished_at", "mode", "passed", "aborted", "settings",
-            "results")
+RUN_KEYS = (
+    "run_id",
+    "endpoint",
+    "actor",
+    "started_at",
+    "finished_at",
+    "mode",
+    "passed",
+    "aborted",
+    "settings",
+    "results",
+)
 NOTICE_KEYS = ("retire_on", "days_before", "raised_at")
 ADVISORY_KEYS = ("model_id", "advisory_id", "affected", "severity", "summary", "status", "created_at", "created_by")
-
 
 
 # -- canonical values ----------------------------------------------------------
@@ -87,7 +110,6 @@ def path_text(parts: list[str]) -> str:
     return ".".join(_key_text(p) for p in parts)
 
 
-
 # -- export ----------------------------------------------------------------------
 def version_entry(row: ModelVersion) -> dict[str, Any]:
     out: dict[str, Any] = {k: getattr(row, k) for k in LIFECYCLE_KEYS}
@@ -97,28 +119,58 @@ def version_entry(row: ModelVersion) -> dict[str, Any]:
     out["endpoint_kind"] = row.endpoint_kind
     params = json.loads(row.parameters)
     out["parameters"] = {name: params[name] for name in sorted(params)} or None
-    out["performance"] = {"avg_latency_ms": row.avg_latency_ms, "p95_latency_ms": row.p95_latency_ms,
-                          "cost_per_request_usd": row.cost_per_request_usd}
-    out["compliance"] = {"data_residency": json.loads(row.data_residency), "pii_handling": row.pii_handling,
-                         "approved_domains": json.loads(row.approved_domains)}
+    out["performance"] = {
+        "avg_latency_ms": row.avg_latency_ms,
+        "p95_latency_ms": row.p95_latency_ms,
+        "cost_per_request_usd": row.cost_per_request_usd,
+    }
+    out["compliance"] = {
+        "data_residency": json.loads(row.data_residency),
+        "pii_handling": row.pii_handling,
+        "approved_domains": json.loads(row.approved_domains),
+    }
     return _drop_none(out)
 
 
 def check_entry(row: CheckResult) -> dict[str, Any]:
-    return _drop_none({"name": row.name, "result": row.result, "actor": row.actor, "at": row.at, "note": row.note,
-                       "evidence": row.evidence})
+    return _drop_none(
+        {
+            "name": row.name,
+            "result": row.result,
+            "actor": row.actor,
+            "at": row.at,
+            "note": row.note,
+            "evidence": row.evidence,
+        }
+    )
 
 
 def run_entry(row: BenchmarkRun) -> dict[str, Any]:
-    return {"run_id": row.run_id, "endpoint": row.endpoint, "actor": row.actor, "started_at": row.started_at,
-            "finished_at": row.finished_at, "mode": row.mode, "passed": bool(row.passed), "aborted": bool(row.aborted),
-            "settings": payload_to_file(json.loads(row.settings)), "results": payload_to_file(json.loads(row.results))}
+    return {
+        "run_id": row.run_id,
+        "endpoint": row.endpoint,
+        "actor": row.actor,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "mode": row.mode,
+        "passed": bool(row.passed),
+        "aborted": bool(row.aborted),
+        "settings": payload_to_file(json.loads(row.settings)),
+        "results": payload_to_file(json.loads(row.results)),
+    }
 
 
 def advisory_entry(row: Advisory) -> dict[str, Any]:
-    return {"model_id": row.model_id, "advisory_id": row.advisory_id, "affected": row.affected,
-            "severity": row.severity, "summary": row.summary or "", "status": row.status,
-            "created_at": row.created_at, "created_by": row.created_by}
+    return {
+        "model_id": row.model_id,
+        "advisory_id": row.advisory_id,
+        "affected": row.affected,
+        "severity": row.severity,
+        "summary": row.summary or "",
+        "status": row.status,
+        "created_at": row.created_at,
+        "created_by": row.created_by,
+    }
 
 
 def finish_version(entry: dict[str, Any], checks: list[dict], runs: list[dict], notices: list[dict]) -> dict:
@@ -142,22 +194,33 @@ def build_document(session) -> dict[str, Any]:
     notices: dict[tuple[str, str], list[dict]] = {}
     for row in session.execute(select(RetirementNotice)).scalars():
         notices.setdefault((row.model_id, row.version), []).append(
-            {"retire_on": row.retire_on, "days_before": row.days_before, "raised_at": row.raised_at})
+            {"retire_on": row.retire_on, "days_before": row.days_before, "raised_at": row.raised_at}
+        )
     versions: dict[str, list[ModelVersion]] = {}
-    for row in session.execute(select(ModelVersion).order_by(ModelVersion.model_id, ModelVersion.version_key,
-                                                             ModelVersion.version)).scalars():
+    for row in session.execute(
+        select(ModelVersion).order_by(ModelVersion.model_id, ModelVersion.version_key, ModelVersion.version)
+    ).scalars():
         versions.setdefault(row.model_id, []).append(row)
     models: dict[str, Any] = {}
     for m in session.execute(select(Model).order_by(Model.model_id)).scalars():
-        entry = {"provider": m.provider, "owner": m.owner, "created_at": m.created_at,
-                 "description": m.description or "", "fallbacks": json.loads(m.fallbacks), "versions": {}}
+        entry = {
+            "provider": m.provider,
+            "owner": m.owner,
+            "created_at": m.created_at,
+            "description": m.description or "",
+            "fallbacks": json.loads(m.fallbacks),
+            "versions": {},
+        }
         for row in versions.get(m.model_id, []):
             key = (m.model_id, row.version)
-            entry["versions"][row.version] = finish_version(version_entry(row), checks.get(key, []),
-                                                             runs.get(key, []), notices.get(key, []))
+            entry["versions"][row.version] = finish_version(
+                version_entry(row), checks.get(key, []), runs.get(key, []), notices.get(key, [])
+            )
         models[m.model_id] = entry
-    advisories = [advisory_entry(a) for a in session.execute(
-        select(Advisory).order_by(Advisory.model_id, Advisory.advisory_id)).scalars()]
+    advisories = [
+        advisory_entry(a)
+        for a in session.execute(select(Advisory).order_by(Advisory.model_id, Advisory.advisory_id)).scalars()
+    ]
     doc: dict[str, Any] = {"format": FORMAT}
     if advisories:
         doc["advisories"] = advisories
@@ -167,8 +230,9 @@ def build_document(session) -> dict[str, Any]:
 
 def to_toml(doc: dict[str, Any]) -> str:
     import tomli_w
-    header = ("# modelreg registry export (format 1). Apply with `modelreg import FILE`;\n"
-              "# compare with `modelreg diff FILE`.\n")
+
+    header = (
+        "# modelreg registry export (format 1). Apply with `modelreg import FILE`;\n"
+        "# compare with `modelreg diff FILE`.\n"
+    )
     return header + tomli_w.dumps(doc)
-
-

@@ -73,10 +73,15 @@ class ImportPlan:
         return self.of("refused")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "applied": self.applied,
-                **{action: [e.to_dict() for e in self.of(action)]
-                   for action in ("added", "changed", "unchanged", "refused")},
-                "warnings": list(self.warnings)}
+        return {
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+            **{
+                action: [e.to_dict() for e in self.of(action)]
+                for action in ("added", "changed", "unchanged", "refused")
+            },
+            "warnings": list(self.warnings),
+        }
 
 
 class ImportRefused(PolicyRefused):
@@ -84,8 +89,11 @@ class ImportRefused(PolicyRefused):
 
     def __init__(self, plan: ImportPlan):
         refused = plan.refused
-        super().__init__(f"import refused: {len(refused)} item(s) cannot be applied; nothing was written",
-                         details=[f"{e.target}: {e.reason}" for e in refused], data=plan)
+        super().__init__(
+            f"import refused: {len(refused)} item(s) cannot be applied; nothing was written",
+            details=[f"{e.target}: {e.reason}" for e in refused],
+            data=plan,
+        )
         self.plan = plan
 
 
@@ -141,24 +149,40 @@ class Importer:
                 return
             differing = [k for k in ("affected", "severity", "summary") if getattr(row, k) != adv[k]]
             if differing:
-                self.plan.add("refused", "advisory", target, f"differs from the registry in {', '.join(differing)}; "
-                                                              "a recorded advisory is not changed by an import")
+                self.plan.add(
+                    "refused",
+                    "advisory",
+                    target,
+                    f"differs from the registry in {', '.join(differing)}; "
+                    "a recorded advisory is not changed by an import",
+                )
             elif row.status == adv["status"]:
                 self.plan.add("unchanged", "advisory", target)
             elif adv["status"] == "withdrawn":
                 self.attempt(lambda: advisories.withdraw(self.tx, adv["advisory_id"], model_id=adv["model_id"]))
                 self.plan.add("changed", "advisory", target, "withdrawn")
             else:
-                self.plan.add("refused", "advisory", target, "is withdrawn in the registry; record a new advisory "
-                                                              "instead of re-opening it")
+                self.plan.add(
+                    "refused",
+                    "advisory",
+                    target,
+                    "is withdrawn in the registry; record a new advisory instead of re-opening it",
+                )
         except ModelregError as exc:
             self.plan.add("refused", "advisory", target, reason(exc))
 
     def _add_advisory(self, adv: dict[str, Any]) -> None:
         target = f"advisory {adv['advisory_id']} ({adv['model_id']})"
-        self.attempt(lambda: advisories.add(self.tx, adv["advisory_id"], model_id=adv["model_id"],
-                                            affected=adv["affected"], severity=adv["severity"],
-                                            summary=adv["summary"] or adv["advisory_id"]))
+        self.attempt(
+            lambda: advisories.add(
+                self.tx,
+                adv["advisory_id"],
+                model_id=adv["model_id"],
+                affected=adv["affected"],
+                severity=adv["severity"],
+                summary=adv["summary"] or adv["advisory_id"],
+            )
+        )
         if adv["status"] == "withdrawn":
             self.attempt(lambda: advisories.withdraw(self.tx, adv["advisory_id"], model_id=adv["model_id"]))
         self.plan.add("added", "advisory", target, f"{adv['severity']}, affects {adv['affected']}")
@@ -167,11 +191,19 @@ class Importer:
     def model(self, model_id: str, model: dict[str, Any]) -> None:
         row = self.session.get(Model, model_id)
         if row is not None and row.provider != model["provider"]:
-            self.plan.add("refused", "model", model_id, f"provider is {row.provider!r} in the registry, "
-                                                        f"{model['provider']!r} in the file (fixed at registration)")
+            self.plan.add(
+                "refused",
+                "model",
+                model_id,
+                f"provider is {row.provider!r} in the registry, "
+                f"{model['provider']!r} in the file (fixed at registration)",
+            )
             return
-        new_versions = [(v, e) for v, e in model["versions"].items()
-                        if row is None or self.session.get(ModelVersion, (model_id, v)) is None]
+        new_versions = [
+            (v, e)
+            for v, e in model["versions"].items()
+            if row is None or self.session.get(ModelVersion, (model_id, v)) is None
+        ]
         if new_versions:
             specs, refused = [], False
             for version, entry in new_versions:
@@ -188,7 +220,9 @@ class Importer:
                 self.plan.add("refused", "model" if row is None else "version", model_id, reason(exc))
                 return
         if row is None:
-            self.plan.add("added", "model", model_id, f"provider {model['provider']}, {len(model['versions'])} version(s)")
+            self.plan.add(
+                "added", "model", model_id, f"provider {model['provider']}, {len(model['versions'])} version(s)"
+            )
             row = self.session.get(Model, model_id)
             for adv in [a for a in self.pending_advisories if a["model_id"] == model_id]:
                 self.pending_advisories.remove(adv)
@@ -203,8 +237,12 @@ class Importer:
 
     def spec(self, model_id: str, model: dict[str, Any], version: str, entry: dict[str, Any]):
         manifest = {k: entry[k] for k in SPEC_KEYS if k in entry and entry[k] is not None}
-        manifest.update(model_id=model_id, version=version, provider=model["provider"],
-                        experimental=entry["status"] == Status.EXPERIMENTAL)
+        manifest.update(
+            model_id=model_id,
+            version=version,
+            provider=model["provider"],
+            experimental=entry["status"] == Status.EXPERIMENTAL,
+        )
         return parse_version_spec(manifest, f"{model_id}@{version}")
 
     def model_fields(self, row: Model, model: dict[str, Any]) -> None:
@@ -227,8 +265,12 @@ class Importer:
         if not new:
             spec_changes = [k for k in SPEC_KEYS if current.get(k) != entry.get(k)]
             if spec_changes:
-                self.plan.add("refused", "version", target, f"{', '.join(spec_changes)} differ(s) from the registered "
-                                                            "version; a change is a new version")
+                self.plan.add(
+                    "refused",
+                    "version",
+                    target,
+                    f"{', '.join(spec_changes)} differ(s) from the registered version; a change is a new version",
+                )
                 return
         self.evidence_warnings(row, entry)
         try:
@@ -245,14 +287,17 @@ class Importer:
 
     def evidence_warnings(self, row: ModelVersion, entry: dict[str, Any]) -> None:
         target = f"{row.model_id}@{row.version}"
-        have_checks = {tuple(check_entry(c).items()) for c in queries.all_checks(self.session, row.model_id, row.version)}
+        have_checks = {
+            tuple(check_entry(c).items()) for c in queries.all_checks(self.session, row.model_id, row.version)
+        }
         extra_checks = [c for c in entry.get("checks", []) if tuple(c.items()) not in have_checks]
         have_runs = {r.run_id for r in queries.benchmark_runs(self.session, row.model_id, row.version)}
         extra_runs = [r for r in entry.get("benchmarks", []) if r["run_id"] not in have_runs]
         if extra_checks or extra_runs:
             self.plan.warnings.append(
                 f"{target}: {len(extra_checks)} check(s) and {len(extra_runs)} benchmark run(s) in the file are not "
-                "evidence here (they are recorded only by `modelreg review` and `modelreg benchmark`)")
+                "evidence here (they are recorded only by `modelreg review` and `modelreg benchmark`)"
+            )
 
     def transitions(self, row: ModelVersion, e: dict[str, Any]) -> list[str]:
         """Move `row` toward the file's status and canary weight, one engine step at a time."""
@@ -287,17 +332,22 @@ class Importer:
             if missing:
                 raise PolicyRefused(f"to deprecate, the file must give {', '.join(missing)}")
             replacement = parse_target(e["replacement"]) if e.get("replacement") else None
-            step(f"APPROVED -> DEPRECATED (retires on {e['retire_on']})",
-                 lambda: transitions.deprecate(tx, mid, ver, reason=e["deprecation_reason"], retire_on=e["retire_on"],
-                                               replacement=replacement))
+            step(
+                f"APPROVED -> DEPRECATED (retires on {e['retire_on']})",
+                lambda: transitions.deprecate(
+                    tx, mid, ver, reason=e["deprecation_reason"], retire_on=e["retire_on"], replacement=replacement
+                ),
+            )
         if row.status == Status.DEPRECATED and wanted == Status.RETIRED:
             retired = self.attempt(lambda: transitions.retire_due(tx, [row]))
             if not retired:
                 raise PolicyRefused(f"cannot retire before its retire_on {row.retire_on} (the sweep retires it then)")
             done.append("DEPRECATED -> RETIRED")
         if row.status != wanted:
-            raise PolicyRefused(f"is {row.status} in the registry; the file's {wanted} cannot be reached from it"
-                                + (f" (done: {', '.join(done)})" if done else ""))
+            raise PolicyRefused(
+                f"is {row.status} in the registry; the file's {wanted} cannot be reached from it"
+                + (f" (done: {', '.join(done)})" if done else "")
+            )
         return done
 
     def fallbacks(self, model_id: str, model: dict[str, Any]) -> None:
@@ -305,15 +355,18 @@ class Importer:
         if row is None or json.loads(row.fallbacks) == model["fallbacks"]:
             return
         try:
-            self.attempt(lambda: fallbacks.set_fallbacks(self.tx, model_id, model["fallbacks"],
-                                                         clearing=not model["fallbacks"]))
+            self.attempt(
+                lambda: fallbacks.set_fallbacks(self.tx, model_id, model["fallbacks"], clearing=not model["fallbacks"])
+            )
         except ModelregError as exc:
             self._refuse_model(model_id, reason(exc))
             return
         for e in self.plan.entries:
             if e.kind == "model" and e.target == model_id and e.action in ("changed", "unchanged"):
                 e.action = "changed"
-                e.reason = ", ".join(filter(None, [e.reason, f"fallbacks -> {', '.join(model['fallbacks']) or 'none'}"]))
+                e.reason = ", ".join(
+                    filter(None, [e.reason, f"fallbacks -> {', '.join(model['fallbacks']) or 'none'}"])
+                )
                 return
 
     def _refuse_model(self, model_id: str, reason: str) -> None:
@@ -332,4 +385,3 @@ def apply(tx, doc: dict[str, Any], *, dry_run: bool = False) -> ImportPlan:
     if plan.refused:
         raise ImportRefused(plan)
     return plan
-

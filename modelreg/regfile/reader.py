@@ -66,7 +66,10 @@ class _Reader:
 
     def string(self, where: list[str], value: Any, *, limit: int = MAX_TEXT, empty: bool = True) -> str:
         if not isinstance(value, str) or len(value) > limit or (not empty and not value.strip()):
-            raise self.fail(where, f"expected {'non-empty ' if not empty else ''}text (at most {limit} characters), got {self.show(value)}")
+            raise self.fail(
+                where,
+                f"expected {'non-empty ' if not empty else ''}text (at most {limit} characters), got {self.show(value)}",
+            )
         return value
 
     def actor(self, where: list[str], value: Any) -> str:
@@ -82,7 +85,9 @@ class _Reader:
             try:
                 moment = clock.parse_instant(value)
             except InvalidInput:
-                raise self.fail(where, f"expected an ISO 8601 time such as 2026-03-01T12:00:00Z, got {self.show(value)}") from None
+                raise self.fail(
+                    where, f"expected an ISO 8601 time such as 2026-03-01T12:00:00Z, got {self.show(value)}"
+                ) from None
         else:
             raise self.fail(where, f"expected an ISO 8601 time such as 2026-03-01T12:00:00Z, got {self.show(value)}")
         return clock.stamp(moment)
@@ -136,7 +141,10 @@ class _Reader:
                 for item in v:
                     check(item, depth + 1)
             elif v is not None and not isinstance(v, (str, int, float, bool)):
-                raise self.fail(where, f"expected JSON-like values (text, numbers, booleans, lists, tables), got {self.show(v)}")
+                raise self.fail(
+                    where, f"expected JSON-like values (text, numbers, booleans, lists, tables), got {self.show(v)}"
+                )
+
         check(value, 0)
         return payload_to_file(value)
 
@@ -144,7 +152,9 @@ class _Reader:
     def document(self, raw: Any) -> dict[str, Any]:
         top = self.table([], raw, ("format", "models", "advisories"), ("format",))
         if isinstance(top["format"], bool) or top["format"] != FORMAT:
-            raise self.fail(["format"], f"unknown format {self.show(top['format'])}: this modelreg reads format {FORMAT}")
+            raise self.fail(
+                ["format"], f"unknown format {self.show(top['format'])}: this modelreg reads format {FORMAT}"
+            )
         doc: dict[str, Any] = {"format": FORMAT}
         advisories = []
         seen = set()
@@ -169,8 +179,9 @@ class _Reader:
         return doc
 
     def advisory(self, where: list[str], raw: Any) -> dict[str, Any]:
-        t = self.table(where, raw, ADVISORY_KEYS, ("model_id", "advisory_id", "affected", "severity", "created_at",
-                                                   "created_by"))
+        t = self.table(
+            where, raw, ADVISORY_KEYS, ("model_id", "advisory_id", "affected", "severity", "created_at", "created_by")
+        )
         model_id = t["model_id"]
         if not isinstance(model_id, str) or not SLUG.match(model_id):
             raise self.fail(where + ["model_id"], f"expected a model id, got {self.show(model_id)}")
@@ -179,12 +190,16 @@ class _Reader:
             severity = parse_advisory_severity(self.string(where + ["severity"], t["severity"], limit=16))
         except InvalidInput as exc:
             raise self.fail(where, exc.message) from None
-        return {"model_id": model_id, "advisory_id": self.string(where + ["advisory_id"], t["advisory_id"], limit=64, empty=False),
-                "affected": t["affected"], "severity": severity,
-                "summary": self.string(where + ["summary"], t.get("summary", "")),
-                "status": self.choice(where + ["status"], t.get("status", "open"), ("open", "withdrawn")),
-                "created_at": self.instant(where + ["created_at"], t["created_at"]),
-                "created_by": self.actor(where + ["created_by"], t["created_by"])}
+        return {
+            "model_id": model_id,
+            "advisory_id": self.string(where + ["advisory_id"], t["advisory_id"], limit=64, empty=False),
+            "affected": t["affected"],
+            "severity": severity,
+            "summary": self.string(where + ["summary"], t.get("summary", "")),
+            "status": self.choice(where + ["status"], t.get("status", "open"), ("open", "withdrawn")),
+            "created_at": self.instant(where + ["created_at"], t["created_at"]),
+            "created_by": self.actor(where + ["created_by"], t["created_by"]),
+        }
 
     def model(self, where: list[str], model_id: str, raw: Any) -> dict[str, Any]:
         t = self.table(where, raw, MODEL_KEYS, ("provider", "owner", "created_at"))
@@ -193,7 +208,10 @@ class _Reader:
             raise self.fail(where + ["provider"], f"expected a provider slug, got {self.show(provider)}")
         fallbacks = t.get("fallbacks", [])
         if not isinstance(fallbacks, list) or len(fallbacks) > 16:
-            raise self.fail(where + ["fallbacks"], f"expected a list of up to 16 targets (model or model@version), got {self.show(fallbacks)}")
+            raise self.fail(
+                where + ["fallbacks"],
+                f"expected a list of up to 16 targets (model or model@version), got {self.show(fallbacks)}",
+            )
         normalized = []
         for i, target in enumerate(fallbacks):
             try:
@@ -215,12 +233,17 @@ class _Reader:
             parsed.append((sv, version))
         versions = {}
         for _sv, version in sorted(parsed, key=lambda p: (p[0]._key(), p[1])):
-            versions[version] = self.version(where + ["versions", version], model_id, provider, version,
-                                             versions_raw[version])
-        return {"provider": provider, "owner": self.actor(where + ["owner"], t["owner"]),
-                "created_at": self.instant(where + ["created_at"], t["created_at"]),
-                "description": self.string(where + ["description"], t.get("description", "")),
-                "fallbacks": normalized, "versions": versions}
+            versions[version] = self.version(
+                where + ["versions", version], model_id, provider, version, versions_raw[version]
+            )
+        return {
+            "provider": provider,
+            "owner": self.actor(where + ["owner"], t["owner"]),
+            "created_at": self.instant(where + ["created_at"], t["created_at"]),
+            "description": self.string(where + ["description"], t.get("description", "")),
+            "fallbacks": normalized,
+            "versions": versions,
+        }
 
     def version(self, where: list[str], model_id: str, provider: str, version: str, raw: Any) -> dict[str, Any]:
         t = self.table(where, raw, LIFECYCLE_KEYS + SPEC_KEYS + RECORD_KEYS, ("capabilities", "performance"))
@@ -258,17 +281,31 @@ class _Reader:
         out["endpoint"] = spec.endpoint
         out["endpoint_kind"] = spec.endpoint_kind
         out["parameters"] = {n: spec.parameters[n].to_dict() for n in sorted(spec.parameters)} or None
-        out["performance"] = {"avg_latency_ms": spec.avg_latency_ms, "p95_latency_ms": spec.p95_latency_ms,
-                              "cost_per_request_usd": spec.cost_per_request_usd}
-        out["compliance"] = {"data_residency": spec.data_residency, "pii_handling": spec.pii_handling,
-                             "approved_domains": spec.approved_domains}
+        out["performance"] = {
+            "avg_latency_ms": spec.avg_latency_ms,
+            "p95_latency_ms": spec.p95_latency_ms,
+            "cost_per_request_usd": spec.cost_per_request_usd,
+        }
+        out["compliance"] = {
+            "data_residency": spec.data_residency,
+            "pii_handling": spec.pii_handling,
+            "approved_domains": spec.approved_domains,
+        }
         out = {k: out.get(k) for k in LIFECYCLE_KEYS + SPEC_KEYS if out.get(k) is not None}
-        checks = [self.check(where + ["checks", str(i)], c) for i, c in enumerate(self.records(where + ["checks"], t.get("checks", [])))]
-        runs = [self.run(where + ["benchmarks", str(i)], r) for i, r in enumerate(self.records(where + ["benchmarks"], t.get("benchmarks", [])))]
+        checks = [
+            self.check(where + ["checks", str(i)], c)
+            for i, c in enumerate(self.records(where + ["checks"], t.get("checks", [])))
+        ]
+        runs = [
+            self.run(where + ["benchmarks", str(i)], r)
+            for i, r in enumerate(self.records(where + ["benchmarks"], t.get("benchmarks", [])))
+        ]
         if len({r["run_id"] for r in runs}) != len(runs):
             raise self.fail(where + ["benchmarks"], "a run_id is listed twice")
-        notices = [self.notice(where + ["retirement_notices", str(i)], n)
-                   for i, n in enumerate(self.records(where + ["retirement_notices"], t.get("retirement_notices", [])))]
+        notices = [
+            self.notice(where + ["retirement_notices", str(i)], n)
+            for i, n in enumerate(self.records(where + ["retirement_notices"], t.get("retirement_notices", [])))
+        ]
         if len({(n["retire_on"], n["days_before"]) for n in notices}) != len(notices):
             raise self.fail(where + ["retirement_notices"], "a notice is listed twice")
         return finish_version(out, checks, runs, notices)
@@ -281,32 +318,41 @@ class _Reader:
             raise self.fail(where + ["name"], exc.message) from None
         if name != t["name"]:
             raise self.fail(where + ["name"], f"expected a lower-case check name, got {self.show(t['name'])}")
-        out = {"name": name, "result": self.choice(where + ["result"], t["result"], ("pass", "fail")),
-               "actor": self.actor(where + ["actor"], t["actor"]), "at": self.instant(where + ["at"], t["at"]),
-               "note": self.string(where + ["note"], t.get("note", ""), limit=2000)}
+        out = {
+            "name": name,
+            "result": self.choice(where + ["result"], t["result"], ("pass", "fail")),
+            "actor": self.actor(where + ["actor"], t["actor"]),
+            "at": self.instant(where + ["at"], t["at"]),
+            "note": self.string(where + ["note"], t.get("note", ""), limit=2000),
+        }
         if "evidence" in t:
             out["evidence"] = self.string(where + ["evidence"], t["evidence"], limit=400)
         return out
 
     def run(self, where: list[str], raw: Any) -> dict[str, Any]:
-        t = self.table(where, raw, RUN_KEYS, ("run_id", "endpoint", "actor", "started_at", "finished_at", "mode",
-                                              "passed"))
-        return {"run_id": self.integer(where + ["run_id"], t["run_id"], 1, 2**31 - 1),
-                "endpoint": self.string(where + ["endpoint"], t["endpoint"], limit=2048, empty=False),
-                "actor": self.actor(where + ["actor"], t["actor"]),
-                "started_at": self.instant(where + ["started_at"], t["started_at"]),
-                "finished_at": self.instant(where + ["finished_at"], t["finished_at"]),
-                "mode": self.choice(where + ["mode"], t["mode"], ("closed", "open")),
-                "passed": self.boolean(where + ["passed"], t["passed"]),
-                "aborted": self.boolean(where + ["aborted"], t.get("aborted", False)),
-                "settings": self.payload(where + ["settings"], t.get("settings", {})),
-                "results": self.payload(where + ["results"], t.get("results", {}))}
+        t = self.table(
+            where, raw, RUN_KEYS, ("run_id", "endpoint", "actor", "started_at", "finished_at", "mode", "passed")
+        )
+        return {
+            "run_id": self.integer(where + ["run_id"], t["run_id"], 1, 2**31 - 1),
+            "endpoint": self.string(where + ["endpoint"], t["endpoint"], limit=2048, empty=False),
+            "actor": self.actor(where + ["actor"], t["actor"]),
+            "started_at": self.instant(where + ["started_at"], t["started_at"]),
+            "finished_at": self.instant(where + ["finished_at"], t["finished_at"]),
+            "mode": self.choice(where + ["mode"], t["mode"], ("closed", "open")),
+            "passed": self.boolean(where + ["passed"], t["passed"]),
+            "aborted": self.boolean(where + ["aborted"], t.get("aborted", False)),
+            "settings": self.payload(where + ["settings"], t.get("settings", {})),
+            "results": self.payload(where + ["results"], t.get("results", {})),
+        }
 
     def notice(self, where: list[str], raw: Any) -> dict[str, Any]:
         t = self.table(where, raw, NOTICE_KEYS, NOTICE_KEYS)
-        return {"retire_on": self.day(where + ["retire_on"], t["retire_on"]),
-                "days_before": self.integer(where + ["days_before"], t["days_before"], 0, 36500),
-                "raised_at": self.instant(where + ["raised_at"], t["raised_at"])}
+        return {
+            "retire_on": self.day(where + ["retire_on"], t["retire_on"]),
+            "days_before": self.integer(where + ["days_before"], t["days_before"], 0, 36500),
+            "raised_at": self.instant(where + ["raised_at"], t["raised_at"]),
+        }
 
 
 def parse_document(raw: Any, source: str = "file") -> dict[str, Any]:
@@ -326,5 +372,3 @@ def read_file(path: str) -> dict[str, Any]:
     except RecursionError:
         raise InvalidInput(f"{path}: nested too deeply") from None
     return parse_document(raw, path)
-
-

@@ -27,6 +27,7 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class Generation:
     """What every cached answer depends on: the audit head (moves with every
     committed change) and the day (views count days to retirement)."""
+
     seq: int
     hash: str
     day: str
@@ -82,8 +83,15 @@ Result = tuple[Any, str, dict[str, str], "tuple[str, str] | None"]
 
 
 def resolve(reg, args: dict, p: dict) -> Result:
-    found = reg.resolve(model=p["model"], provider=p["provider"], capabilities=list(p["capability"]),
-                        domain=p["domain"], residency=p["residency"], key=p["key"], prerelease=p["prerelease"])
+    found = reg.resolve(
+        model=p["model"],
+        provider=p["provider"],
+        capabilities=list(p["capability"]),
+        domain=p["domain"],
+        residency=p["residency"],
+        key=p["key"],
+        prerelease=p["prerelease"],
+    )
     headers = {}
     if found.deprecation is not None:
         headers = deprecation_headers(reg.get_version(found.model_id, found.version))
@@ -91,17 +99,31 @@ def resolve(reg, args: dict, p: dict) -> Result:
 
 
 def find_filters(p: dict) -> dict[str, Any]:
-    return dict(provider=p["provider"], capabilities=list(p["capability"]), status=p["status"], stage=p["stage"],
-                domain=p["domain"], residency=p["residency"], max_p95=p["max_p95"], max_cost=p["max_cost"],
-                model=p["model"], include_retired=p["include_retired"])
+    return dict(
+        provider=p["provider"],
+        capabilities=list(p["capability"]),
+        status=p["status"],
+        stage=p["stage"],
+        domain=p["domain"],
+        residency=p["residency"],
+        max_p95=p["max_p95"],
+        max_cost=p["max_cost"],
+        model=p["model"],
+        include_retired=p["include_retired"],
+    )
 
 
 def models(reg, args: dict, p: dict) -> Result:
     offset, limit = p["offset"], p["limit"]
     rows, total = reg.find(offset=offset, limit=limit, **find_filters(p))
     following = offset + len(rows)
-    body = {"items": rows, "total": total, "limit": limit, "offset": offset,
-            "next_offset": following if following < total and rows else None}
+    body = {
+        "items": rows,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total and rows else None,
+    }
     return body, JSON_TYPE, {}, None
 
 
@@ -120,12 +142,20 @@ def history(reg, args: dict, p: dict) -> Result:
 
 def deprecations(reg, args: dict, p: dict) -> Result:
     rows, _ = reg.find(status="DEPRECATED", limit=None)
-    items = [{"model_id": v["model_id"], "version": v["version"], "provider": v["provider"],
-              "deprecated_at": v["deprecated_at"], "retire_on": v["retire_on"],
-              "days_left": v.get("days_to_retirement"), "replacement": v["replacement"],
-              "reason": v["deprecation_reason"],
-              "consumers": []}  # filled in by the consumers feature (usage counts per consumer)
-             for v in rows]
+    items = [
+        {
+            "model_id": v["model_id"],
+            "version": v["version"],
+            "provider": v["provider"],
+            "deprecated_at": v["deprecated_at"],
+            "retire_on": v["retire_on"],
+            "days_left": v.get("days_to_retirement"),
+            "replacement": v["replacement"],
+            "reason": v["deprecation_reason"],
+            "consumers": [],
+        }  # filled in by the consumers feature (usage counts per consumer)
+        for v in rows
+    ]
     items.sort(key=lambda d: (d["retire_on"] or "9999-12-31", d["model_id"], d["version"]))
     return {"items": items, "total": len(items)}, JSON_TYPE, {}, None
 
@@ -139,8 +169,15 @@ def metrics(reg, args: dict, p: dict) -> Result:
 
 
 ROUTES: dict[str, Callable[[Any, dict, dict], Result]] = {
-    "resolve": resolve, "models": models, "model": model, "version": version, "model_history": history,
-    "version_history": history, "deprecations": deprecations, "tree": tree, "metrics": metrics,
+    "resolve": resolve,
+    "models": models,
+    "model": model,
+    "version": version,
+    "model_history": history,
+    "version_history": history,
+    "deprecations": deprecations,
+    "tree": tree,
+    "metrics": metrics,
 }
 
 

@@ -47,8 +47,19 @@ def etag_matches(header: str, etag: str) -> bool:
 
 
 class ServerState:
-    def __init__(self, reg, *, verify: Verify | None, flush: Flush | None, workers: int, watch_interval: float,
-                 watch_timeout: float, flush_interval: float, cache_entries: int, cache_bytes: int):
+    def __init__(
+        self,
+        reg,
+        *,
+        verify: Verify | None,
+        flush: Flush | None,
+        workers: int,
+        watch_interval: float,
+        watch_timeout: float,
+        flush_interval: float,
+        cache_entries: int,
+        cache_bytes: int,
+    ):
         self.reg = reg
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="modelreg-read")
         self.cache = AnswerCache(self.executor, max_entries=cache_entries, max_bytes=cache_bytes)
@@ -96,8 +107,9 @@ class ServerState:
         if name is None:
             return ANONYMOUS
         if not _CONSUMER.match(name):
-            raise BadParameter(CONSUMER_HEADER, f"header {CONSUMER_HEADER}: expected 1 to 128 printable "
-                                                "ASCII characters")
+            raise BadParameter(
+                CONSUMER_HEADER, f"header {CONSUMER_HEADER}: expected 1 to 128 printable ASCII characters"
+            )
         return name
 
     def require_database(self) -> Generation:
@@ -117,10 +129,12 @@ class ServerState:
     def openapi(self) -> Answer:
         if self._openapi is None:
             from modelreg.server.openapi import document
+
             body = answers.dumps(document())
             etag = f'"openapi-{hashlib.sha256(body).hexdigest()[:20]}"'
-            self._openapi = Answer(200, body, {"Content-Type": JSON_TYPE, "ETag": etag,
-                                               "Cache-Control": self.cache_control}, etag)
+            self._openapi = Answer(
+                200, body, {"Content-Type": JSON_TYPE, "ETag": etag, "Cache-Control": self.cache_control}, etag
+            )
         return self._openapi
 
 
@@ -166,13 +180,27 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     gen = state.watcher.generation
     if gen is None:
         down = {"status": "unavailable", "database": "unreachable", "audit_seq": None}
-        return web.Response(status=503, body=answers.dumps(down),
-                            headers={"Content-Type": JSON_TYPE, "Cache-Control": "no-store", "Retry-After": "1"})
+        return web.Response(
+            status=503,
+            body=answers.dumps(down),
+            headers={"Content-Type": JSON_TYPE, "Cache-Control": "no-store", "Retry-After": "1"},
+        )
     body = {"status": "ok", "database": "ok", "audit_seq": gen.seq}
     etag = answers.etag_for(gen, ("healthz",))
-    return state.respond(request, Answer(200, answers.dumps(body), {
-        "Content-Type": JSON_TYPE, "ETag": etag, "Cache-Control": "no-cache", "X-Modelreg-Audit-Seq": str(gen.seq)},
-        etag))
+    return state.respond(
+        request,
+        Answer(
+            200,
+            answers.dumps(body),
+            {
+                "Content-Type": JSON_TYPE,
+                "ETag": etag,
+                "Cache-Control": "no-cache",
+                "X-Modelreg-Audit-Seq": str(gen.seq),
+            },
+            etag,
+        ),
+    )
 
 
 async def openapi(request: web.Request) -> web.StreamResponse:
@@ -182,10 +210,14 @@ async def openapi(request: web.Request) -> web.StreamResponse:
     return state.respond(request, state.openapi())
 
 
-def _error(status: int, code: str, message: str, *, parameter: str | None = None,
-           headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=error_body(code, message, parameter),
-                        headers={"Content-Type": JSON_TYPE, "Cache-Control": "no-store", **(headers or {})})
+def _error(
+    status: int, code: str, message: str, *, parameter: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        status=status,
+        body=error_body(code, message, parameter),
+        headers={"Content-Type": JSON_TYPE, "Cache-Control": "no-store", **(headers or {})},
+    )
 
 
 @web.middleware
@@ -201,9 +233,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             log.error("unexpected library error on %s: %s", request.path_qs, exc.message)
         return _error(err.status, err.code, err.message, headers=err.headers)
     except web.HTTPMethodNotAllowed as exc:
-        return _error(405, "method_not_allowed", f"{request.method} is not allowed here: this API is read-only "
-                                                 f"(allowed: {', '.join(sorted(exc.allowed_methods))})",
-                      headers={"Allow": ", ".join(sorted(exc.allowed_methods))})
+        return _error(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed here: this API is read-only "
+            f"(allowed: {', '.join(sorted(exc.allowed_methods))})",
+            headers={"Allow": ", ".join(sorted(exc.allowed_methods))},
+        )
     except web.HTTPNotFound:
         return _error(404, "not_found", f"no such route: {request.path[:200]} (see /v1/openapi.json)")
     except web.HTTPException as exc:
@@ -215,17 +251,34 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(500, "internal", "unexpected error; the server log has the details")
 
 
-def create_app(registry, *, verify: Verify | None = None, flush: Flush | None = None, workers: int = 8,
-               watch_interval: float = 0.25, watch_timeout: float = 2.0, flush_interval: float = 10.0,
-               cache_entries: int = 10_000, cache_bytes: int = 64 * 2**20) -> web.Application:
+def create_app(
+    registry,
+    *,
+    verify: Verify | None = None,
+    flush: Flush | None = None,
+    workers: int = 8,
+    watch_interval: float = 0.25,
+    watch_timeout: float = 2.0,
+    flush_interval: float = 10.0,
+    cache_entries: int = 10_000,
+    cache_bytes: int = 64 * 2**20,
+) -> web.Application:
     """The read-only API over `registry` (a database-backed Registry).
 
     watch_interval: seconds between audit-head reads (changes show within about this);
     watch_timeout: a head read slower than this makes the server unavailable (503) until one succeeds;
     flush_interval: seconds between usage flushes."""
-    state = ServerState(registry, verify=verify, flush=flush, workers=workers, watch_interval=watch_interval,
-                        watch_timeout=watch_timeout, flush_interval=flush_interval, cache_entries=cache_entries,
-                        cache_bytes=cache_bytes)
+    state = ServerState(
+        registry,
+        verify=verify,
+        flush=flush,
+        workers=workers,
+        watch_interval=watch_interval,
+        watch_timeout=watch_timeout,
+        flush_interval=flush_interval,
+        cache_entries=cache_entries,
+        cache_bytes=cache_bytes,
+    )
     app = web.Application(middlewares=[guard], client_max_size=1024)
     app[STATE] = state
     routes = [
@@ -252,8 +305,10 @@ async def _background(app: web.Application):
     cleanup (after in-flight requests finished) the last counts are flushed."""
     state = app[STATE]
     await state.watcher.check()  # first head before the first request
-    tasks = [asyncio.create_task(state.watcher.run(), name="modelreg-head-watcher"),
-             asyncio.create_task(state.counter.run(), name="modelreg-usage-flush")]
+    tasks = [
+        asyncio.create_task(state.watcher.run(), name="modelreg-head-watcher"),
+        asyncio.create_task(state.counter.run(), name="modelreg-usage-flush"),
+    ]
     yield
     for task in tasks:
         task.cancel()
@@ -267,5 +322,10 @@ async def _background(app: web.Application):
 def stats(app: web.Application) -> dict[str, Any]:
     """Counters for tests and the benchmark: cache hits/misses, head checks, flushes."""
     state = app[STATE]
-    return {"hits": state.cache.hits, "misses": state.cache.misses, "head_checks": state.watcher.checks,
-            "flushes": state.counter.flushes, "pending_counts": dict(state.counter.counts)}
+    return {
+        "hits": state.cache.hits,
+        "misses": state.cache.misses,
+        "head_checks": state.watcher.checks,
+        "flushes": state.counter.flushes,
+        "pending_counts": dict(state.counter.counts),
+    }

@@ -81,8 +81,9 @@ class HeadWatcher:
     """Polls the audit head; calls `on_change(generation | None)` when the
     head or the day moves, or when the database goes away (None)."""
 
-    def __init__(self, reg, on_change: Callable[[Generation | None], None], *, interval: float = 0.25,
-                 timeout: float = 2.0):
+    def __init__(
+        self, reg, on_change: Callable[[Generation | None], None], *, interval: float = 0.25, timeout: float = 2.0
+    ):
         self.reg = reg
         self.on_change = on_change
         self.interval = interval

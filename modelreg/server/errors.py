@@ -35,8 +35,15 @@ def error_body(code: str, message: str, parameter: str | None = None) -> bytes:
 class ApiError(Exception):
     """An error answer raised inside a handler and rendered by the guard."""
 
-    def __init__(self, status: int, code: str, message: str, *, parameter: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        parameter: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code

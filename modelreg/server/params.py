@@ -29,8 +29,9 @@ def _shown(value: str) -> str:
 
 def slug(name: str, value: str) -> str:
     if not SLUG.match(value):
-        raise BadParameter(name, f"query parameter {name!r}: expected a slug matching [a-z0-9][a-z0-9._-]{{0,63}}, "
-                                 f"got {_shown(value)}")
+        raise BadParameter(
+            name, f"query parameter {name!r}: expected a slug matching [a-z0-9][a-z0-9._-]{{0,63}}, got {_shown(value)}"
+        )
     return value
 
 
@@ -68,15 +69,19 @@ def number(name: str, value: str) -> float:
 def integer(low: int, high: int) -> Callable[[str, str], int]:
     def parse(name: str, value: str) -> int:
         if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
-            raise BadParameter(name, f"query parameter {name!r}: expected an integer from {low} to {high}, "
-                                     f"got {_shown(value)}")
+            raise BadParameter(
+                name, f"query parameter {name!r}: expected an integer from {low} to {high}, got {_shown(value)}"
+            )
         return int(value)
+
     return parse
 
 
 def status(name: str, value: str) -> str:
     if value.upper() not in STATUSES:
-        raise BadParameter(name, f"query parameter {name!r}: expected one of {', '.join(STATUSES)}, got {_shown(value)}")
+        raise BadParameter(
+            name, f"query parameter {name!r}: expected one of {', '.join(STATUSES)}, got {_shown(value)}"
+        )
     return value.upper()
 
 
@@ -94,16 +99,32 @@ class Param:
 
 
 FIND = {
-    "provider": Param(slug), "capability": Param(slug, repeat=True), "status": Param(status), "stage": Param(stage),
-    "domain": Param(slug), "residency": Param(slug), "max_p95": Param(number), "max_cost": Param(number),
-    "model": Param(glob), "include_retired": Param(boolean, default=False),
+    "provider": Param(slug),
+    "capability": Param(slug, repeat=True),
+    "status": Param(status),
+    "stage": Param(stage),
+    "domain": Param(slug),
+    "residency": Param(slug),
+    "max_p95": Param(number),
+    "max_cost": Param(number),
+    "model": Param(glob),
+    "include_retired": Param(boolean, default=False),
 }
 ROUTE_PARAMS: dict[str, dict[str, Param]] = {
-    "resolve": {"model": Param(glob), "provider": Param(slug), "capability": Param(slug, repeat=True),
-                "domain": Param(slug), "residency": Param(slug), "key": Param(key),
-                "prerelease": Param(boolean, default=False)},
-    "models": {**FIND, "limit": Param(integer(1, MAX_PAGE), default=DEFAULT_PAGE),
-               "offset": Param(integer(0, MAX_OFFSET), default=0)},
+    "resolve": {
+        "model": Param(glob),
+        "provider": Param(slug),
+        "capability": Param(slug, repeat=True),
+        "domain": Param(slug),
+        "residency": Param(slug),
+        "key": Param(key),
+        "prerelease": Param(boolean, default=False),
+    },
+    "models": {
+        **FIND,
+        "limit": Param(integer(1, MAX_PAGE), default=DEFAULT_PAGE),
+        "offset": Param(integer(0, MAX_OFFSET), default=0),
+    },
     "tree": {"include_retired": Param(boolean, default=False)},
 }
 
@@ -133,8 +154,9 @@ def parse_query(route: str, query: Mapping[str, str]) -> tuple[tuple[str, Any], 
 
 def model_id(value: str) -> str:
     if not SLUG.match(value):
-        raise BadParameter("model_id", f"path parameter 'model_id': expected [a-z0-9][a-z0-9._-]{{0,63}}, "
-                                       f"got {_shown(value)}")
+        raise BadParameter(
+            "model_id", f"path parameter 'model_id': expected [a-z0-9][a-z0-9._-]{{0,63}}, got {_shown(value)}"
+        )
     return value
 
 
@@ -142,5 +164,6 @@ def version(value: str) -> str:
     try:
         return str(SemVer.parse(value))
     except InvalidInput:
-        raise BadParameter("version", f"path parameter 'version': expected a SemVer version such as 3.0.1, "
-                                      f"got {_shown(value)}") from None
+        raise BadParameter(
+            "version", f"path parameter 'version': expected a SemVer version such as 3.0.1, got {_shown(value)}"
+        ) from None

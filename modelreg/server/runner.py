@@ -31,9 +31,18 @@ class AccessLog(AbstractAccessLogger):
 
     def log(self, request, response, time: float) -> None:
         consumer = request.get("consumer", "-") if hasattr(request, "get") else "-"
-        self.logger.info('%s "%s %s HTTP/%d.%d" %d %d %.1fms %s', request.remote, request.method,
-                         request.path_qs[:2000], request.version.major, request.version.minor, response.status,
-                         response.content_length or 0, time * 1000, consumer)
+        self.logger.info(
+            '%s "%s %s HTTP/%d.%d" %d %d %.1fms %s',
+            request.remote,
+            request.method,
+            request.path_qs[:2000],
+            request.version.major,
+            request.version.minor,
+            response.status,
+            response.content_length or 0,
+            time * 1000,
+            consumer,
+        )
 
 
 class QuietProtocolErrors(logging.Filter):
@@ -50,12 +59,24 @@ class QuietProtocolErrors(logging.Filter):
         return True
 
 
-async def start(app: web.Application, host: str, port: int, *, access_log_on: bool = True,
-                header_timeout: float = 15.0, shutdown_timeout: float = 30.0) -> tuple[web.AppRunner, int]:
+async def start(
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    access_log_on: bool = True,
+    header_timeout: float = 15.0,
+    shutdown_timeout: float = 30.0,
+) -> tuple[web.AppRunner, int]:
     """Set the app up and listen; returns the runner and the bound port."""
-    runner = web.AppRunner(app, handle_signals=False, access_log=access_log if access_log_on else None,
-                           access_log_class=AccessLog, keepalive_timeout=header_timeout,
-                           shutdown_timeout=shutdown_timeout)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=access_log if access_log_on else None,
+        access_log_class=AccessLog,
+        keepalive_timeout=header_timeout,
+        shutdown_timeout=shutdown_timeout,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -68,8 +89,9 @@ async def start(app: web.Application, host: str, port: int, *, access_log_on: bo
     return runner, bound
 
 
-async def serve(app: web.Application, host: str, port: int, *, ready: Callable[[int], None] | None = None,
-                **options) -> None:
+async def serve(
+    app: web.Application, host: str, port: int, *, ready: Callable[[int], None] | None = None, **options
+) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
     runner, bound = await start(app, host, port, **options)
     stop = asyncio.Event()

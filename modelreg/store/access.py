@@ -36,8 +36,10 @@ def _user(session, user: str) -> str:
 
 def change(tx, user: str, role: str, *, grant: bool) -> dict[str, Any]:
     if tx.is_sqlite:
-        raise InvalidInput("access control is PostgreSQL's: a SQLite registry is one trust domain "
-                           "(whoever can write the file); see README, Access control")
+        raise InvalidInput(
+            "access control is PostgreSQL's: a SQLite registry is one trust domain "
+            "(whoever can write the file); see README, Access control"
+        )
     name = role_name(role)
     who = _user(tx.session, user)
     tx.session.execute(text("SELECT modelreg_access(:g, :u, :r)"), {"g": grant, "u": who, "r": name})
@@ -46,12 +48,17 @@ def change(tx, user: str, role: str, *, grant: bool) -> dict[str, Any]:
 
 def listing(session) -> list[dict[str, Any]]:
     if session.get_bind().dialect.name == "sqlite":
-        raise InvalidInput("access control is PostgreSQL's: a SQLite registry is one trust domain "
-                           "(whoever can write the file); see README, Access control")
-    rows = session.execute(text(
-        "SELECT m.rolname AS member, r.rolname AS role, m.rolcanlogin AS login FROM pg_auth_members a "
-        "JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member "
-        "WHERE r.rolname LIKE 'modelreg\\_%' AND m.rolname NOT LIKE 'modelreg\\_%' ORDER BY 1, 2")).all()
+        raise InvalidInput(
+            "access control is PostgreSQL's: a SQLite registry is one trust domain "
+            "(whoever can write the file); see README, Access control"
+        )
+    rows = session.execute(
+        text(
+            "SELECT m.rolname AS member, r.rolname AS role, m.rolcanlogin AS login FROM pg_auth_members a "
+            "JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member "
+            "WHERE r.rolname LIKE 'modelreg\\_%' AND m.rolname NOT LIKE 'modelreg\\_%' ORDER BY 1, 2"
+        )
+    ).all()
     out: dict[str, list[str]] = {}
     for member, role, _login in rows:
         out.setdefault(member, []).append(role.removeprefix("modelreg_"))

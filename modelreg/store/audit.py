@@ -30,8 +30,18 @@ GENESIS = "0" * 64
 canonical = json_text
 
 
-def event_hash(seq: int, at: str, actor: str, action: str, target: str, before: str, after: str, prev_hash: str,
-               os_user: str | None = None, policy_version: int | None = None) -> str:
+def event_hash(
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    target: str,
+    before: str,
+    after: str,
+    prev_hash: str,
+    os_user: str | None = None,
+    policy_version: int | None = None,
+) -> str:
     fields: list[Any] = [seq, at, actor, action, target, before, after, prev_hash]
     if os_user is not None or policy_version is not None:
         fields += [os_user, policy_version]
@@ -39,8 +49,18 @@ def event_hash(seq: int, at: str, actor: str, action: str, target: str, before: 
 
 
 def _hash_of(event: Any) -> str:
-    return event_hash(event.seq, event.at, event.actor, event.action, event.target, event.before, event.after,
-                      event.prev_hash, event.os_user, event.policy_version)
+    return event_hash(
+        event.seq,
+        event.at,
+        event.actor,
+        event.action,
+        event.target,
+        event.before,
+        event.after,
+        event.prev_hash,
+        event.os_user,
+        event.policy_version,
+    )
 
 
 class Appender:
@@ -59,7 +79,7 @@ class Appender:
 
     def reset(self, mark: tuple[int, tuple[int, str] | None]) -> None:
         """Forget the events added since `mark` (their work was rolled back to a savepoint)."""
-        del self.rows[mark[0]:]
+        del self.rows[mark[0] :]
         self.head = mark[1]
 
     def check_head(self) -> None:
@@ -69,17 +89,39 @@ class Appender:
         seq, digest = (head[0], head[1]) if head else (0, GENESIS)
         if seq == 0:
             if digest != GENESIS:
-                raise AuditBroken("the audit chain's head row was edited: refusing to extend it (run `modelreg audit verify`)")
+                raise AuditBroken(
+                    "the audit chain's head row was edited: refusing to extend it (run `modelreg audit verify`)"
+                )
             return
         last = self.session.get(AuditEvent, seq)
         if last is None or last.hash != digest or _hash_of(last) != digest:
-            raise AuditBroken(f"the audit chain's head (event {seq}) does not verify: refusing to extend it "
-                              "(run `modelreg audit verify`)")
+            raise AuditBroken(
+                f"the audit chain's head (event {seq}) does not verify: refusing to extend it "
+                "(run `modelreg audit verify`)"
+            )
 
-    def add(self, at: str, actor: str, action: str, target: str, before: Any, after: Any, *,
-            os_user: str | None = None, policy_version: int | None = None) -> None:
-        row = {"at": at, "actor": actor, "action": action, "target": target, "before": canonical(before),
-               "after": canonical(after), "os_user": os_user, "policy_version": policy_version}
+    def add(
+        self,
+        at: str,
+        actor: str,
+        action: str,
+        target: str,
+        before: Any,
+        after: Any,
+        *,
+        os_user: str | None = None,
+        policy_version: int | None = None,
+    ) -> None:
+        row = {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "before": canonical(before),
+            "after": canonical(after),
+            "os_user": os_user,
+            "policy_version": policy_version,
+        }
         if self.server:
             self.rows.append(row)
             return
@@ -97,14 +139,18 @@ class Appender:
             return
         if self.server:
             for start in range(0, len(self.rows), 5000):
-                part = self.rows[start:start + 5000]
-                self.session.execute(text(
-                    "SELECT modelreg_audit_append(CAST(:at AS text[]), CAST(:action AS text[]), CAST(:target AS text[]), "
-                    "CAST(:before AS text[]), CAST(:after AS text[]), CAST(:os_user AS text[]))"),
-                    {key: [r[key] for r in part] for key in ("at", "action", "target", "before", "after", "os_user")})
+                part = self.rows[start : start + 5000]
+                self.session.execute(
+                    text(
+                        "SELECT modelreg_audit_append(CAST(:at AS text[]), CAST(:action AS text[]), CAST(:target AS text[]), "
+                        "CAST(:before AS text[]), CAST(:after AS text[]), CAST(:os_user AS text[]))"
+                    ),
+                    {key: [r[key] for r in part] for key in ("at", "action", "target", "before", "after", "os_user")},
+                )
             self.rows = []
             return
         from modelreg.store.queries import insert_rows
+
         insert_rows(self.session, AuditEvent, self.rows)
         assert self.head is not None
         self.session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=self.head[0], hash=self.head[1]))
@@ -138,15 +184,24 @@ def verify(session, *, anchor: tuple[int, str] | None = None) -> Verification:
         if _hash_of(event) != event.hash:
             return Verification(False, count, event.seq, "its contents do not match its hash (edited)")
         if anchor is not None and event.seq == anchor[0] and event.hash != anchor[1]:
-            return Verification(False, count, event.seq, f"it no longer has the anchored hash {anchor[1][:16]}... "
-                                                         "(the chain up to it was rewritten)")
+            return Verification(
+                False,
+                count,
+                event.seq,
+                f"it no longer has the anchored hash {anchor[1][:16]}... (the chain up to it was rewritten)",
+            )
         prev = event.hash
         expected_seq += 1
     head_seq, head_hash = audit_head(session)
     if head_seq != count or head_hash != prev:
-        return Verification(False, count, count + 1 if head_seq > count else head_seq,
-                            f"the chain ends at event {count} but its head records event {head_seq} "
-                            "(events deleted or head edited)")
+        return Verification(
+            False,
+            count,
+            count + 1 if head_seq > count else head_seq,
+            f"the chain ends at event {count} but its head records event {head_seq} (events deleted or head edited)",
+        )
     if anchor is not None and anchor[0] > count:
-        return Verification(False, count, anchor[0], f"the anchored event {anchor[0]} is gone (the chain ends at {count})")
+        return Verification(
+            False, count, anchor[0], f"the anchored event {anchor[0]} is gone (the chain ends at {count})"
+        )
     return Verification(True, count, head=(head_seq, head_hash))

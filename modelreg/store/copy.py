@@ -28,15 +28,24 @@ SKIPPED = {"audit_event", "audit_head", "alembic_version", "restore_marker"}
 
 def _tables():
     from modelreg.store import monitoring_tables  # noqa: F401  (registers the monitoring tables on the metadata)
+
     return [t for t in SQLModel.metadata.sorted_tables if t.name not in SKIPPED]
 
 
-def copy(source: Database, target: Database, *, actor: str, actor_source: str, os_user: str,
-         progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+def copy(
+    source: Database,
+    target: Database,
+    *,
+    actor: str,
+    actor_source: str,
+    os_user: str,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, Any]:
     checked = source.run_read(audit.verify)
     if not checked.ok:
-        raise AuditBroken(f"the source's audit chain is broken at event {checked.first_bad}: {checked.reason}; "
-                          "nothing was copied")
+        raise AuditBroken(
+            f"the source's audit chain is broken at event {checked.first_bad}: {checked.reason}; nothing was copied"
+        )
     counts: dict[str, int] = {}
 
     def work(tx) -> dict[str, Any]:
@@ -54,8 +63,10 @@ def copy(source: Database, target: Database, *, actor: str, actor_source: str, o
                     if tx.is_sqlite:
                         session.execute(insert(table), [dict(r) for r in rows])
                     else:  # as the owner, through the restore function (no role may insert such rows itself)
-                        session.execute(text("SELECT modelreg_restore_rows(:t, CAST(:rows AS jsonb))"),
-                                        {"t": table.name, "rows": json.dumps([dict(r) for r in rows])})
+                        session.execute(
+                            text("SELECT modelreg_restore_rows(:t, CAST(:rows AS jsonb))"),
+                            {"t": table.name, "rows": json.dumps([dict(r) for r in rows])},
+                        )
                     n += len(rows)
                 counts[table.name] = n
                 if progress:
@@ -66,12 +77,15 @@ def copy(source: Database, target: Database, *, actor: str, actor_source: str, o
                 if tx.is_sqlite:
                     session.execute(insert(AuditEvent.__table__), [dict(r) for r in rows])
                 else:
-                    session.execute(text(
-                        "SELECT modelreg_restore_audit(CAST(:seq AS bigint[]), CAST(:at AS text[]), CAST(:actor AS text[]), "
-                        "CAST(:action AS text[]), CAST(:target AS text[]), CAST(:before AS text[]), "
-                        "CAST(:after AS text[]), CAST(:prev_hash AS text[]), CAST(:hash AS text[]), "
-                        "CAST(:os_user AS text[]), CAST(:policy_version AS integer[]))"),
-                        {c: [r[c] for r in rows] for c in columns})
+                    session.execute(
+                        text(
+                            "SELECT modelreg_restore_audit(CAST(:seq AS bigint[]), CAST(:at AS text[]), CAST(:actor AS text[]), "
+                            "CAST(:action AS text[]), CAST(:target AS text[]), CAST(:before AS text[]), "
+                            "CAST(:after AS text[]), CAST(:prev_hash AS text[]), CAST(:hash AS text[]), "
+                            "CAST(:os_user AS text[]), CAST(:policy_version AS integer[]))"
+                        ),
+                        {c: [r[c] for r in rows] for c in columns},
+                    )
                 n += len(rows)
             counts["audit_event"] = n
         head = checked.head or (0, audit.GENESIS)
@@ -84,6 +98,12 @@ def copy(source: Database, target: Database, *, actor: str, actor_source: str, o
     target.write(work, actor=actor, actor_source=actor_source, os_user=os_user)
     after = target.run_read(audit.verify)
     if not after.ok or after.head != checked.head:
-        raise AuditBroken(f"the copied audit chain does not verify ({after.reason or 'its head differs'}); "
-                          "the target holds the copy as it is")
-    return {"tables": counts, "events": after.events, "head": f"{after.head[0]}:{after.head[1]}" if after.head else None}
+        raise AuditBroken(
+            f"the copied audit chain does not verify ({after.reason or 'its head differs'}); "
+            "the target holds the copy as it is"
+        )
+    return {
+        "tables": counts,
+        "events": after.events,
+        "head": f"{after.head[0]}:{after.head[1]}" if after.head else None,
+    }

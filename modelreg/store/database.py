@@ -66,7 +66,7 @@ def sqlite_target(url: str) -> SqliteTarget | None:
         return None
     database = parsed.database
     if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
-        location, _, query = database[len("file:"):].partition("?")
+        location, _, query = database[len("file:") :].partition("?")
         options = {k: v[-1] for k, v in parse_qs(query).items()}
         mode = options.get("mode") or parsed.query.get("mode")
         return SqliteTarget(Path(location.removeprefix("//")), True, mode == "ro")
@@ -82,15 +82,18 @@ def _make_engine(url: str, *, read_only: bool) -> Engine:
         parsed = make_url(url)
         backend = parsed.get_backend_name()
     except (ArgumentError, ValueError):
-        raise DatabaseError(f"invalid database URL {redact_url(url)!r}: expected sqlite:///PATH or "
-                            "postgresql+psycopg://user@host/db") from None
+        raise DatabaseError(
+            f"invalid database URL {redact_url(url)!r}: expected sqlite:///PATH or postgresql+psycopg://user@host/db"
+        ) from None
     if backend == "sqlite":
         timeout = parsed.query.get("timeout")
         if timeout is not None:
             try:
                 float(str(timeout))
             except (TypeError, ValueError):
-                raise InvalidInput(f"invalid database URL {redact_url(url)!r}: timeout must be a number of seconds") from None
+                raise InvalidInput(
+                    f"invalid database URL {redact_url(url)!r}: timeout must be a number of seconds"
+                ) from None
         target = sqlite_target(url)
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         engine_url = url
@@ -160,8 +163,17 @@ class Tx:
     """A write transaction: the session, who acts, the clock, the policy in
     force and the audit events to append with it."""
 
-    def __init__(self, session: Session, *, actor: str, os_user: str, now: str, policy: Policy,
-                 roles: frozenset[str], backend: str):
+    def __init__(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        os_user: str,
+        now: str,
+        policy: Policy,
+        roles: frozenset[str],
+        backend: str,
+    ):
         self.session = session
         self.actor = actor
         self.os_user = os_user
@@ -177,8 +189,16 @@ class Tx:
         return self.backend == "sqlite"
 
     def audit(self, action: str, target: str, before: Any = None, after: Any = None) -> None:
-        self.events.add(self.now, self.actor, action, target, before, after, os_user=self.os_user,
-                        policy_version=self.policy.version)
+        self.events.add(
+            self.now,
+            self.actor,
+            action,
+            target,
+            before,
+            after,
+            os_user=self.os_user,
+            policy_version=self.policy.version,
+        )
 
 
 class Database:
@@ -211,8 +231,10 @@ class Database:
         assert self.sqlite is not None
         path = self.sqlite.path
         if not self.create:
-            raise DatabaseError(f"no registry at {path}: create one with `modelreg --db {redact_url(self.url)} db upgrade` "
-                                "(only the default path is created on first use)")
+            raise DatabaseError(
+                f"no registry at {path}: create one with `modelreg --db {redact_url(self.url)} db upgrade` "
+                "(only the default path is created on first use)"
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # created 0600 before SQLite touches it; SQLite gives -wal/-shm the same mode
@@ -228,16 +250,21 @@ class Database:
             return
         if self._missing_file():
             if not for_write:
-                raise DatabaseError(f"no registry at {self.sqlite.path} yet: `modelreg register` creates it on first use "
-                                    f"(or `modelreg db upgrade`)" if self.create else
-                                    f"no registry at {self.sqlite.path}: create one with `modelreg --db "
-                                    f"{redact_url(self.url)} db upgrade` (only the default path is created on first use)")
+                raise DatabaseError(
+                    f"no registry at {self.sqlite.path} yet: `modelreg register` creates it on first use "
+                    f"(or `modelreg db upgrade`)"
+                    if self.create
+                    else f"no registry at {self.sqlite.path}: create one with `modelreg --db "
+                    f"{redact_url(self.url)} db upgrade` (only the default path is created on first use)"
+                )
             self._create_file()
         try:
             state = self._schema_state()
             if state == "empty":
                 if not for_write:
-                    raise DatabaseError(f"{redact_url(self.url)} holds no registry yet: `modelreg db upgrade` creates one")
+                    raise DatabaseError(
+                        f"{redact_url(self.url)} holds no registry yet: `modelreg db upgrade` creates one"
+                    )
                 if self.read_only:
                     raise DatabaseError(f"{redact_url(self.url)} is read-only and holds no registry")
                 self._initialise()
@@ -250,9 +277,12 @@ class Database:
         if state == "foreign":
             raise DatabaseError(f"{redact_url(self.url)} holds tables that are not a modelreg registry")
         if state in schema.REVISIONS:
-            raise DatabaseError(f"database schema is at revision {state}, this modelreg needs {schema.HEAD}: "
-                                "run `modelreg db upgrade`")
-        raise DatabaseError(f"database schema revision {state} is newer than this modelreg ({schema.HEAD}): upgrade modelreg")
+            raise DatabaseError(
+                f"database schema is at revision {state}, this modelreg needs {schema.HEAD}: run `modelreg db upgrade`"
+            )
+        raise DatabaseError(
+            f"database schema revision {state} is newer than this modelreg ({schema.HEAD}): upgrade modelreg"
+        )
 
     def _schema_state(self) -> str:
         with self.engine.connect() as conn:
@@ -287,12 +317,18 @@ class Database:
                 if before == "foreign":
                     raise DatabaseError(f"{redact_url(self.url)} holds tables that are not a modelreg registry")
                 if before != "empty" and before not in schema.REVISIONS:
-                    raise DatabaseError(f"database schema revision {before} is newer than this modelreg "
-                                        f"({schema.HEAD}): upgrade modelreg")
-                if (target != "head" and before in schema.REVISIONS
-                        and schema.REVISIONS.index(target) < schema.REVISIONS.index(before)):
-                    raise InvalidInput(f"database schema is at revision {before}, past {target}: "
-                                       "downgrades are not supported")
+                    raise DatabaseError(
+                        f"database schema revision {before} is newer than this modelreg "
+                        f"({schema.HEAD}): upgrade modelreg"
+                    )
+                if (
+                    target != "head"
+                    and before in schema.REVISIONS
+                    and schema.REVISIONS.index(target) < schema.REVISIONS.index(before)
+                ):
+                    raise InvalidInput(
+                        f"database schema is at revision {before}, past {target}: downgrades are not supported"
+                    )
                 schema.upgrade(conn, target)
                 after = schema.current_revision(conn)
         except DBAPIError as exc:
@@ -324,8 +360,16 @@ class Database:
             raise DatabaseError(f"database error: {describe(exc, self.url)}") from None
 
     # -- the one write path -------------------------------------------------
-    def _begin(self, session: Session, *, claimed_actor: str, claimed_source: str, os_user: str,
-               rehearsal: str | None, dry_run: bool) -> Tx:
+    def _begin(
+        self,
+        session: Session,
+        *,
+        claimed_actor: str,
+        claimed_source: str,
+        os_user: str,
+        rehearsal: str | None,
+        dry_run: bool,
+    ) -> Tx:
         """Lock the writer, learn who acts, the clock and the policy."""
         if self.is_sqlite:
             actor, roles = claimed_actor, frozenset(ROLES)  # one trust domain: whoever can write the file
@@ -337,20 +381,26 @@ class Database:
             row = session.execute(text("SELECT seq, actor, now, roles FROM modelreg_begin()")).one()
             actor, now, roles = row[1], row[2], frozenset(row[3])
             if claimed_source != "default" and claimed_actor != actor:
-                raise AccessDenied(f"on PostgreSQL the actor is the authenticated role {actor!r}; "
-                                   f"{claimed_source} names {claimed_actor!r} (connect as that role instead)")
+                raise AccessDenied(
+                    f"on PostgreSQL the actor is the authenticated role {actor!r}; "
+                    f"{claimed_source} names {claimed_actor!r} (connect as that role instead)"
+                )
         policy = self.current_policy(session)
         if rehearsal is not None:
             if not dry_run and not policy.test_clock:
-                raise InvalidInput(f"MODELREG_NOW={rehearsal} only rehearses: use it with --dry-run or read commands "
-                                   "(a real write is stamped with the real clock unless the policy enables test_clock)")
+                raise InvalidInput(
+                    f"MODELREG_NOW={rehearsal} only rehearses: use it with --dry-run or read commands "
+                    "(a real write is stamped with the real clock unless the policy enables test_clock)"
+                )
             now = clock.stamp(clock.parse_instant(rehearsal, what="MODELREG_NOW"))
         tx = Tx(session, actor=actor, os_user=os_user, now=now, policy=policy, roles=roles, backend=self.backend)
         tx.events.check_head()
         return tx
 
     def current_policy(self, session: Session) -> Policy:
-        row = session.execute(text("SELECT version, document FROM policy_version ORDER BY version DESC LIMIT 1")).first()
+        row = session.execute(
+            text("SELECT version, document FROM policy_version ORDER BY version DESC LIMIT 1")
+        ).first()
         if row is None:
             return Policy()
         if self._policy_cache is not None and self._policy_cache[0] == row[0]:
@@ -363,8 +413,15 @@ class Database:
         self._policy_cache = (row[0], policy)
         return policy
 
-    def write(self, fn: Callable[[Tx], T], *, actor: str, actor_source: str = "default", os_user: str = "unknown",
-              dry_run: bool = False) -> T:
+    def write(
+        self,
+        fn: Callable[[Tx], T],
+        *,
+        actor: str,
+        actor_source: str = "default",
+        os_user: str = "unknown",
+        dry_run: bool = False,
+    ) -> T:
         """Run fn in one write transaction with its audit events; retry on
         contention, turn exhausted retries into exit 7. A dry run does all
         the work and rolls it back."""
@@ -378,8 +435,14 @@ class Database:
                 with Session(self.write_engine, expire_on_commit=False) as session:
                     session.begin()
                     try:
-                        tx = self._begin(session, claimed_actor=actor, claimed_source=actor_source, os_user=os_user,
-                                         rehearsal=rehearsal, dry_run=dry_run)
+                        tx = self._begin(
+                            session,
+                            claimed_actor=actor,
+                            claimed_source=actor_source,
+                            os_user=os_user,
+                            rehearsal=rehearsal,
+                            dry_run=dry_run,
+                        )
                         result = fn(tx)
                         session.flush()
                         tx.events.flush()
@@ -407,11 +470,16 @@ class Database:
                         raise DatabaseError(f"database error: {describe(exc, self.url)}") from None
                     raise
                 last = exc
-                time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
-        waited = ("another writer held the registry's write lock (the audit head) past "
-                  f"{PG_LOCK_TIMEOUT_MS // 1000} s each time" if sqlstate(last) == LOCK_TIMEOUT
-                  else describe(last, self.url))
-        raise DatabaseError(f"database busy: gave up after {WRITE_ATTEMPTS} attempts: {waited} ({redact_url(self.url)})")
+                time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+        waited = (
+            "another writer held the registry's write lock (the audit head) past "
+            f"{PG_LOCK_TIMEOUT_MS // 1000} s each time"
+            if sqlstate(last) == LOCK_TIMEOUT
+            else describe(last, self.url)
+        )
+        raise DatabaseError(
+            f"database busy: gave up after {WRITE_ATTEMPTS} attempts: {waited} ({redact_url(self.url)})"
+        )
 
     def refresh_statistics(self) -> None:
         """Keep the planner's statistics fresh after bulk changes (bounded work)."""
@@ -430,4 +498,5 @@ class Database:
 
 def _with_version(policy: Policy, version: int) -> Policy:
     from dataclasses import replace
+
     return replace(policy, version=version)

@@ -30,14 +30,19 @@ def check(db: Database, statuses: tuple[str, ...]) -> dict[str, Any]:
         return report
     try:
         result = db.run_read(audit.verify)
-        report["audit"] = (f"intact ({result.events} events)" if result.ok
-                           else f"broken at event {result.first_bad}: {result.reason}")
+        report["audit"] = (
+            f"intact ({result.events} events)" if result.ok else f"broken at event {result.first_bad}: {result.reason}"
+        )
         report["audit_ok"] = result.ok
         placeholders = ", ".join(f"'{s}'" for s in statuses)
-        bad = db.run_read(lambda s: s.execute(text(
-            f"SELECT model_id, version, status FROM model_version WHERE status NOT IN ({placeholders}) LIMIT 5")).all())
-        report["statuses"] = "ok" if not bad else "unknown status " + ", ".join(
-            f"{m}@{v}: {st!r}" for m, v, st in bad)
+        bad = db.run_read(
+            lambda s: s.execute(
+                text(
+                    f"SELECT model_id, version, status FROM model_version WHERE status NOT IN ({placeholders}) LIMIT 5"
+                )
+            ).all()
+        )
+        report["statuses"] = "ok" if not bad else "unknown status " + ", ".join(f"{m}@{v}: {st!r}" for m, v, st in bad)
     except DatabaseError as exc:
         report.update(audit=f"unreadable: {exc.message}", statuses="not checked", audit_ok=False)
     report["ok"] = report.get("audit_ok", False) and report["statuses"] == "ok"

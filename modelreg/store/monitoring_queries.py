@@ -20,10 +20,14 @@ SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 # -- observation windows ----------------------------------------------------------
 def latest_windows(session, model_id: str, version: str, limit: int) -> list[Observation]:
     """The latest `limit` windows of a version, oldest first."""
-    rows = list(session.execute(select(Observation).where(Observation.model_id == model_id,
-                                                          Observation.version == version)
-                                .order_by(Observation.window_end.desc(), Observation.window_start.desc())
-                                .limit(limit)).scalars())
+    rows = list(
+        session.execute(
+            select(Observation)
+            .where(Observation.model_id == model_id, Observation.version == version)
+            .order_by(Observation.window_end.desc(), Observation.window_start.desc())
+            .limit(limit)
+        ).scalars()
+    )
     rows.reverse()
     return rows
 
@@ -31,25 +35,36 @@ def latest_windows(session, model_id: str, version: str, limit: int) -> list[Obs
 def windows_starting(session, model_id: str, version: str, starts: Sequence[str]) -> list[Observation]:
     found: list[Observation] = []
     for part in chunks(list(starts)):
-        found.extend(session.execute(select(Observation).where(
-            Observation.model_id == model_id, Observation.version == version,
-            Observation.window_start.in_(part))).scalars())
+        found.extend(
+            session.execute(
+                select(Observation).where(
+                    Observation.model_id == model_id, Observation.version == version, Observation.window_start.in_(part)
+                )
+            ).scalars()
+        )
     return found
 
 
 def samples_since(session, model_id: str, version: str, since: str):
     """(window_start, window_end, sample) of windows with a sample starting at or after `since`, oldest first."""
-    return session.execute(select(Observation.window_start, Observation.window_end, Observation.sample)
-                           .where(Observation.model_id == model_id, Observation.version == version,
-                                  Observation.window_start >= since, Observation.sample.is_not(None))
-                           .order_by(Observation.window_start, Observation.window_end))
+    return session.execute(
+        select(Observation.window_start, Observation.window_end, Observation.sample)
+        .where(
+            Observation.model_id == model_id,
+            Observation.version == version,
+            Observation.window_start >= since,
+            Observation.sample.is_not(None),
+        )
+        .order_by(Observation.window_start, Observation.window_end)
+    )
 
 
 def samples_newest_first(session, model_id: str, version: str):
-    return session.execute(select(Observation.window_start, Observation.window_end, Observation.sample)
-                           .where(Observation.model_id == model_id, Observation.version == version,
-                                  Observation.sample.is_not(None))
-                           .order_by(Observation.window_end.desc(), Observation.window_start.desc()))
+    return session.execute(
+        select(Observation.window_start, Observation.window_end, Observation.sample)
+        .where(Observation.model_id == model_id, Observation.version == version, Observation.sample.is_not(None))
+        .order_by(Observation.window_end.desc(), Observation.window_start.desc())
+    )
 
 
 def observed_versions(session) -> set[tuple[str, str]]:
@@ -58,6 +73,7 @@ def observed_versions(session) -> set[tuple[str, str]]:
 
 def delete_windows(session, model_id: str, version: str, *, start: str | None, end: str | None) -> int:
     from sqlalchemy import delete
+
     statement = delete(Observation).where(Observation.model_id == model_id, Observation.version == version)
     if start is not None:
         statement = statement.where(Observation.window_start >= start)
@@ -92,16 +108,20 @@ def alerts(session, *, statuses: Sequence[str] | None, severity: str | None, mod
 
 
 def open_counts(session) -> dict[str, int]:
-    return dict(session.execute(select(Alert.severity, func.count()).where(Alert.status == "open")
-                                .group_by(Alert.severity)).all())
+    return dict(
+        session.execute(
+            select(Alert.severity, func.count()).where(Alert.status == "open").group_by(Alert.severity)
+        ).all()
+    )
 
 
 def open_counts_by_version(session) -> dict[tuple[str, str], dict[str, int]]:
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for mid, ver, severity, n in session.execute(
-            select(Alert.model_id, Alert.version, Alert.severity, func.count())
-            .where(Alert.status != "resolved", Alert.version.is_not(None))
-            .group_by(Alert.model_id, Alert.version, Alert.severity)).all():
+        select(Alert.model_id, Alert.version, Alert.severity, func.count())
+        .where(Alert.status != "resolved", Alert.version.is_not(None))
+        .group_by(Alert.model_id, Alert.version, Alert.severity)
+    ).all():
         counts.setdefault((mid, ver), {})[severity] = n
     return counts
 
@@ -110,10 +130,16 @@ def deliveries_to_claim(session, urls: Sequence[str], cutoff: str, *, events: bo
     """Pending or failed deliveries to these URLs, and ones claimed longer ago than `cutoff`."""
     table = EventDelivery if events else AlertDelivery
     key = table.event_id if events else table.alert_id
-    return list(session.execute(select(table).where(
-        table.url.in_(list(urls)),
-        table.status.in_(["pending", "failed"]) | ((table.status == "sending") & (table.updated_at < cutoff)))
-        .order_by(key, table.url)).scalars())
+    return list(
+        session.execute(
+            select(table)
+            .where(
+                table.url.in_(list(urls)),
+                table.status.in_(["pending", "failed"]) | ((table.status == "sending") & (table.updated_at < cutoff)),
+            )
+            .order_by(key, table.url)
+        ).scalars()
+    )
 
 
 def deliveries(session, alert_id: int | None = None) -> list[AlertDelivery]:
@@ -124,8 +150,9 @@ def deliveries(session, alert_id: int | None = None) -> list[AlertDelivery]:
 
 
 # -- lifecycle events -----------------------------------------------------------------
-def lifecycle_events(session, *, since: int = 0, limit: int | None = None,
-                     target: str | None = None) -> list[LifecycleEvent]:
+def lifecycle_events(
+    session, *, since: int = 0, limit: int | None = None, target: str | None = None
+) -> list[LifecycleEvent]:
     query = select(LifecycleEvent).where(col(LifecycleEvent.id) > since)
     if target is not None:
         query = query.where(LifecycleEvent.target == target)
@@ -138,8 +165,11 @@ def lifecycle_events(session, *, since: int = 0, limit: int | None = None,
 def event_deliveries(session, event_ids: Sequence[int]) -> dict[int, list[EventDelivery]]:
     out: dict[int, list[EventDelivery]] = {}
     for part in chunks(list(event_ids)):
-        for row in session.execute(select(EventDelivery).where(EventDelivery.event_id.in_(part))
-                                   .order_by(EventDelivery.event_id, EventDelivery.url)).scalars():
+        for row in session.execute(
+            select(EventDelivery)
+            .where(EventDelivery.event_id.in_(part))
+            .order_by(EventDelivery.event_id, EventDelivery.url)
+        ).scalars():
             out.setdefault(row.event_id, []).append(row)
     return out
 
@@ -161,13 +191,30 @@ def advisories(session, model_id: str | None = None) -> list[Advisory]:
 
 # -- retirement notices ------------------------------------------------------------------
 def notices_raised(session) -> set[tuple[str, str, str, int]]:
-    return {tuple(r) for r in session.execute(select(RetirementNotice.model_id, RetirementNotice.version,
-                                                      RetirementNotice.retire_on, RetirementNotice.days_before))}
+    return {
+        tuple(r)
+        for r in session.execute(
+            select(
+                RetirementNotice.model_id,
+                RetirementNotice.version,
+                RetirementNotice.retire_on,
+                RetirementNotice.days_before,
+            )
+        )
+    }
 
 
 def current_notices(session) -> list[tuple[RetirementNotice, ModelVersion]]:
     """Notices of versions still DEPRECATED with the same retire date."""
-    return [tuple(r) for r in session.execute(select(RetirementNotice, ModelVersion).join(
-        ModelVersion, (ModelVersion.model_id == RetirementNotice.model_id)
-        & (ModelVersion.version == RetirementNotice.version))
-        .where(ModelVersion.status == "DEPRECATED", ModelVersion.retire_on == RetirementNotice.retire_on)).all()]
+    return [
+        tuple(r)
+        for r in session.execute(
+            select(RetirementNotice, ModelVersion)
+            .join(
+                ModelVersion,
+                (ModelVersion.model_id == RetirementNotice.model_id)
+                & (ModelVersion.version == RetirementNotice.version),
+            )
+            .where(ModelVersion.status == "DEPRECATED", ModelVersion.retire_on == RetirementNotice.retire_on)
+        ).all()
+    ]

@@ -45,6 +45,7 @@ class Observation(SQLModel, table=True):
 
 class Baseline(SQLModel, table=True):
     """The observed drift/usage baseline of a version: first windows after approval, or pinned."""
+
     __tablename__ = "baseline"
     model_id: str = Field(primary_key=True, max_length=64)
     version: str = Field(primary_key=True, max_length=128)
@@ -83,5 +84,3 @@ class AlertDelivery(SQLModel, table=True):
     attempts: int = 0
     last_error: Optional[str] = None
     updated_at: str = Field(max_length=TS)
-
-

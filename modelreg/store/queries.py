@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _pg_array(column: Any) -> tuple[str, Any]:
@@ -62,8 +62,10 @@ def insert_rows(session, table: Any, rows: Sequence[dict], *, returning: Any = N
         arrays = ", ".join(f"CAST(:{c} AS {types[c][0]})" for c in columns)
         tail = f" RETURNING {returning.name}" if returning is not None else ""
         # WITH ORDINALITY keeps the rows' order, so RETURNING comes back in it
-        statement = text(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM unnest({arrays}) '
-                         f'WITH ORDINALITY AS u({names}, ord) ORDER BY ord{tail}')
+        statement = text(
+            f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM unnest({arrays}) '
+            f"WITH ORDINALITY AS u({names}, ord) ORDER BY ord{tail}"
+        )
         for part in chunks(list(rows), 20000):
             params = {c: [None if r[c] is None else types[c][1](r[c]) for r in part] for c in columns}
             result = session.execute(statement, params)
@@ -72,8 +74,9 @@ def insert_rows(session, table: Any, rows: Sequence[dict], *, returning: Any = N
         return out
     for part in chunks(list(rows), 5000):
         if returning is not None:
-            out.extend(session.execute(insert(table).returning(returning, sort_by_parameter_order=True),
-                                       list(part)).scalars())
+            out.extend(
+                session.execute(insert(table).returning(returning, sort_by_parameter_order=True), list(part)).scalars()
+            )
         else:
             session.execute(insert(table), list(part))
     return out
@@ -115,8 +118,9 @@ def lock_models(session, model_ids: Iterable[str]) -> None:
     """Lock many model rows in one ordered statement per chunk (no deadlock
     between two writers locking overlapping sets)."""
     for part in chunks(sorted(set(model_ids))):
-        session.execute(select(Model.model_id).where(Model.model_id.in_(part)).order_by(Model.model_id)
-                        .with_for_update())
+        session.execute(
+            select(Model.model_id).where(Model.model_id.in_(part)).order_by(Model.model_id).with_for_update()
+        )
 
 
 def version(session, model_id: str, version_text: str) -> ModelVersion:
@@ -146,8 +150,11 @@ def providers_of(session, model_ids: Iterable[str]) -> dict[str, str]:
 def existing_versions(session, model_id: str, versions: Sequence[str]) -> list[str]:
     found: list[str] = []
     for part in chunks(list(versions)):
-        found.extend(session.execute(select(ModelVersion.version).where(
-            ModelVersion.model_id == model_id, ModelVersion.version.in_(part))).scalars())
+        found.extend(
+            session.execute(
+                select(ModelVersion.version).where(ModelVersion.model_id == model_id, ModelVersion.version.in_(part))
+            ).scalars()
+        )
     return found
 
 
@@ -155,8 +162,14 @@ def versions_with_keys(session, model_id: str, keys: Sequence[str]) -> list[tupl
     """(version, version_key) of a model's versions with these precedence keys."""
     found: list[tuple[str, str]] = []
     for part in chunks(list(keys)):
-        found.extend(tuple(r) for r in session.execute(select(ModelVersion.version, ModelVersion.version_key).where(
-            ModelVersion.model_id == model_id, ModelVersion.version_key.in_(part))))
+        found.extend(
+            tuple(r)
+            for r in session.execute(
+                select(ModelVersion.version, ModelVersion.version_key).where(
+                    ModelVersion.model_id == model_id, ModelVersion.version_key.in_(part)
+                )
+            )
+        )
     return found
 
 
@@ -170,36 +183,52 @@ def versions_of(session, model_id: str, statuses: Sequence[str] | None = None) -
 
 def version_statuses(session, model_id: str) -> list[tuple[str, str]]:
     """(version, status) of a model, oldest first."""
-    return [tuple(r) for r in session.execute(
-        select(ModelVersion.version, ModelVersion.status).where(ModelVersion.model_id == model_id)
-        .order_by(ModelVersion.version_key))]
+    return [
+        tuple(r)
+        for r in session.execute(
+            select(ModelVersion.version, ModelVersion.status)
+            .where(ModelVersion.model_id == model_id)
+            .order_by(ModelVersion.version_key)
+        )
+    ]
 
 
 def versions_of_models(session, model_ids: Iterable[str], statuses: Sequence[str]) -> dict[str, list[ModelVersion]]:
     """The versions in `statuses` of many models, in one query per chunk."""
     out: dict[str, list[ModelVersion]] = {}
     for part in chunks(sorted(set(model_ids))):
-        for row in session.execute(select(ModelVersion).where(ModelVersion.model_id.in_(part),
-                                                              ModelVersion.status.in_(list(statuses)))).scalars():
+        for row in session.execute(
+            select(ModelVersion).where(ModelVersion.model_id.in_(part), ModelVersion.status.in_(list(statuses)))
+        ).scalars():
             out.setdefault(row.model_id, []).append(row)
     return out
 
 
 def versions_of_status(session, status: str) -> list[ModelVersion]:
-    return list(session.execute(select(ModelVersion).where(ModelVersion.status == status)
-                                .order_by(ModelVersion.model_id, ModelVersion.version_key)).scalars())
+    return list(
+        session.execute(
+            select(ModelVersion)
+            .where(ModelVersion.status == status)
+            .order_by(ModelVersion.model_id, ModelVersion.version_key)
+        ).scalars()
+    )
 
 
 def versions_with_status(session, status: str) -> list[Any]:
     """Light rows (model_id, version, retire_on, replacement) of every version in `status`."""
-    return list(session.execute(
-        select(ModelVersion.model_id, ModelVersion.version, ModelVersion.retire_on, ModelVersion.replacement)
-        .where(ModelVersion.status == status).order_by(ModelVersion.model_id, ModelVersion.version_key)).all())
+    return list(
+        session.execute(
+            select(ModelVersion.model_id, ModelVersion.version, ModelVersion.retire_on, ModelVersion.replacement)
+            .where(ModelVersion.status == status)
+            .order_by(ModelVersion.model_id, ModelVersion.version_key)
+        ).all()
+    )
 
 
 def canaries(session) -> dict[str, str]:
-    return dict(session.execute(select(Model.model_id, Model.canary_version)
-                                .where(Model.canary_version.is_not(None))).all())
+    return dict(
+        session.execute(select(Model.model_id, Model.canary_version).where(Model.canary_version.is_not(None))).all()
+    )
 
 
 def fallback_lists(session, *, non_empty: bool = False) -> list[tuple[str, str]]:
@@ -210,9 +239,18 @@ def fallback_lists(session, *, non_empty: bool = False) -> list[tuple[str, str]]
     return [tuple(r) for r in session.execute(query)]
 
 
-def version_query(*, provider: str | None = None, capabilities: Iterable[str] = (), domain: str | None = None,
-                  residency: str | None = None, model: str | None = None, statuses: Sequence[str] | None = None,
-                  max_p95: float | None = None, max_cost: float | None = None, walk_in_order: bool = False):
+def version_query(
+    *,
+    provider: str | None = None,
+    capabilities: Iterable[str] = (),
+    domain: str | None = None,
+    residency: str | None = None,
+    model: str | None = None,
+    statuses: Sequence[str] | None = None,
+    max_p95: float | None = None,
+    max_cost: float | None = None,
+    walk_in_order: bool = False,
+):
     """SELECT of versions matching every filter (values already validated).
 
     Capability, domain and residency lookups go through the indexed
@@ -242,15 +280,25 @@ def version_query(*, provider: str | None = None, capabilities: Iterable[str] = 
         attr_filters.append(("residency", residency))
     for kind, value in attr_filters:
         if walk_in_order:
-            conditions.append(select(VersionAttribute.model_id).where(
-                VersionAttribute.kind == kind, VersionAttribute.value == value,
-                VersionAttribute.model_id == ModelVersion.model_id,
-                VersionAttribute.version == ModelVersion.version).exists())
+            conditions.append(
+                select(VersionAttribute.model_id)
+                .where(
+                    VersionAttribute.kind == kind,
+                    VersionAttribute.value == value,
+                    VersionAttribute.model_id == ModelVersion.model_id,
+                    VersionAttribute.version == ModelVersion.version,
+                )
+                .exists()
+            )
             continue
-        alias = select(VersionAttribute.model_id, VersionAttribute.version).where(
-            VersionAttribute.kind == kind, VersionAttribute.value == value).subquery()
-        query = query.join(alias, and_(alias.c.model_id == ModelVersion.model_id,
-                                       alias.c.version == ModelVersion.version))
+        alias = (
+            select(VersionAttribute.model_id, VersionAttribute.version)
+            .where(VersionAttribute.kind == kind, VersionAttribute.value == value)
+            .subquery()
+        )
+        query = query.join(
+            alias, and_(alias.c.model_id == ModelVersion.model_id, alias.c.version == ModelVersion.version)
+        )
     if conditions:
         query = query.where(*conditions)
     return query
@@ -270,8 +318,13 @@ def page(session, query, *, limit: int | None, offset: int = 0) -> list[ModelVer
 
 
 def tree_rows(session, statuses: Sequence[str] | None) -> list[Any]:
-    query = select(ModelVersion.model_id, ModelVersion.version, ModelVersion.status, ModelVersion.retire_on,
-                   ModelVersion.canary_weight)
+    query = select(
+        ModelVersion.model_id,
+        ModelVersion.version,
+        ModelVersion.status,
+        ModelVersion.retire_on,
+        ModelVersion.canary_weight,
+    )
     if statuses is not None:
         query = query.where(ModelVersion.status.in_(list(statuses)))
     return list(session.execute(query.order_by(ModelVersion.model_id, ModelVersion.version_key.desc())).all())
@@ -280,9 +333,11 @@ def tree_rows(session, statuses: Sequence[str] | None) -> list[Any]:
 # -- checks and benchmark runs --------------------------------------------------------
 def latest_checks(session, model_id: str, version_text: str) -> dict[str, CheckResult]:
     """The newest result of each check (by recording order) of one version."""
-    rows = session.execute(select(CheckResult).where(CheckResult.model_id == model_id,
-                                                     CheckResult.version == version_text)
-                           .order_by(CheckResult.id)).scalars()
+    rows = session.execute(
+        select(CheckResult)
+        .where(CheckResult.model_id == model_id, CheckResult.version == version_text)
+        .order_by(CheckResult.id)
+    ).scalars()
     return {row.name: row for row in rows}
 
 
@@ -294,25 +349,31 @@ def latest_checks_for(session, keys: Sequence[tuple[str, str]]) -> dict[tuple[st
         by_model.setdefault(mid, []).append(ver)
     for mid, versions in by_model.items():
         for part in chunks(versions):
-            for row in session.execute(select(CheckResult).where(CheckResult.model_id == mid,
-                                                                 CheckResult.version.in_(part))
-                                       .order_by(CheckResult.id)).scalars():
+            for row in session.execute(
+                select(CheckResult)
+                .where(CheckResult.model_id == mid, CheckResult.version.in_(part))
+                .order_by(CheckResult.id)
+            ).scalars():
                 out[(row.model_id, row.version)][row.name] = row
     return out
 
 
 def all_checks(session, model_id: str, version_text: str) -> list[CheckResult]:
-    return list(session.execute(select(CheckResult).where(CheckResult.model_id == model_id,
-                                                          CheckResult.version == version_text)
-                                .order_by(CheckResult.id)).scalars())
+    return list(
+        session.execute(
+            select(CheckResult)
+            .where(CheckResult.model_id == model_id, CheckResult.version == version_text)
+            .order_by(CheckResult.id)
+        ).scalars()
+    )
 
 
 def passed_checks_everywhere(session) -> dict[tuple[str, str], set[str]]:
     """For the tree: the checks whose newest result is a pass, per version."""
     latest: dict[tuple[str, str, str], str] = {}
     for mid, ver, name, result in session.execute(
-            select(CheckResult.model_id, CheckResult.version, CheckResult.name, CheckResult.result)
-            .order_by(CheckResult.id)):
+        select(CheckResult.model_id, CheckResult.version, CheckResult.name, CheckResult.result).order_by(CheckResult.id)
+    ):
         latest[(mid, ver, name)] = result
     passed: dict[tuple[str, str], set[str]] = {}
     for (mid, ver, name), result in latest.items():
@@ -321,8 +382,9 @@ def passed_checks_everywhere(session) -> dict[tuple[str, str], set[str]]:
     return passed
 
 
-def benchmark_runs(session, model_id: str, version_text: str, *, limit: int | None = None,
-                   complete_only: bool = False) -> list[BenchmarkRun]:
+def benchmark_runs(
+    session, model_id: str, version_text: str, *, limit: int | None = None, complete_only: bool = False
+) -> list[BenchmarkRun]:
     """Runs of a version, newest first."""
     query = select(BenchmarkRun).where(BenchmarkRun.model_id == model_id, BenchmarkRun.version == version_text)
     if complete_only:
@@ -344,8 +406,9 @@ def audit_events_of(session, model_id: str, version_text: str | None = None) -> 
     if version_text is not None:
         where = AuditEvent.target == f"{model_id}@{version_text}"
     else:
-        where = or_(AuditEvent.target == model_id,
-                    and_(AuditEvent.target >= f"{model_id}@", AuditEvent.target < f"{model_id}A"))
+        where = or_(
+            AuditEvent.target == model_id, and_(AuditEvent.target >= f"{model_id}@", AuditEvent.target < f"{model_id}A")
+        )
     return list(session.execute(select(AuditEvent).where(where).order_by(AuditEvent.seq)).scalars())
 
 
@@ -359,8 +422,9 @@ def audit_events(session, *, since: int = 0, upto: int | None = None) -> Iterato
 
 def server_now(session) -> str:
     """The database server's clock as the schema's fixed-width UTC text (PostgreSQL)."""
-    return session.execute(text(
-        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")).scalar_one()
+    return session.execute(
+        text("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+    ).scalar_one()
 
 
 def has_card(session, model_id: str, version_text: str) -> bool:

@@ -20,7 +20,9 @@ def current_revision(conn) -> str:
     """'empty', 'foreign' (tables but no alembic_version), or the revision id."""
     # the common case in one query; the inspector only when that table is missing
     if conn.dialect.name == "sqlite":
-        found = conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")).first()
+        found = conn.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+        ).first()
     else:
         found = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar() is not None or None
     if found:

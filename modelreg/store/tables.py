@@ -77,6 +77,7 @@ class ModelVersion(SQLModel, table=True):
 
 class VersionAttribute(SQLModel, table=True):
     """One row per capability / residency / domain of a version (indexed lookups)."""
+
     __tablename__ = "version_attribute"
     __table_args__ = (Index("ix_version_attribute_version", "model_id", "version"),)
     kind: str = Field(primary_key=True, max_length=16)  # capability | residency | domain
@@ -118,6 +119,7 @@ class BenchmarkRun(SQLModel, table=True):
 
 class RetirementNotice(SQLModel, table=True):
     """A notice raised by the sweep: one row per (version, retire date, threshold)."""
+
     __tablename__ = "retirement_notice"
     model_id: str = Field(primary_key=True, max_length=64)
     version: str = Field(primary_key=True, max_length=128)
@@ -145,15 +147,16 @@ class AuditEvent(SQLModel, table=True):
 class AuditHead(SQLModel, table=True):
     """The chain's tip (one row). Writers lock it first, so the chain never
     forks and deleting the newest event is still detectable."""
+
     __tablename__ = "audit_head"
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     seq: int = 0
     hash: str = Field(default="0" * 64, max_length=64)
 
 
-
 class PolicyVersion(SQLModel, table=True):
     """The registry's policy, one row per version (revision 0004); the newest is in force."""
+
     __tablename__ = "policy_version"
     version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     document: str  # json_text of Policy.to_document()
@@ -163,6 +166,7 @@ class PolicyVersion(SQLModel, table=True):
 
 class LifecycleEvent(SQLModel, table=True):
     """The outbox (revision 0004): one row per lifecycle change, written in the change's transaction."""
+
     __tablename__ = "lifecycle_event"
     __table_args__ = (Index("ix_lifecycle_event_target", "target"),)
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -176,6 +180,7 @@ class LifecycleEvent(SQLModel, table=True):
 
 class EventDelivery(SQLModel, table=True):
     """One event to one webhook (revision 0004): pending | sending | delivered | failed."""
+
     __tablename__ = "event_delivery"
     __table_args__ = (Index("ix_event_delivery_status", "status"),)
     event_id: int = Field(primary_key=True, foreign_key="lifecycle_event.id")

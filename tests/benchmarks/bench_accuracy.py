@@ -75,9 +75,22 @@ def wrk(url: str, conns: int, seconds: float, delay_ms: int | None = None) -> di
             script.write(f"function delay()\n  return {delay_ms}\nend\n")
     try:
         out = subprocess.run(
-            ["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{int(seconds)}s", "--latency", "-s", script.name,
-             url],
-            capture_output=True, text=True, check=True,
+            [
+                "taskset",
+                "-c",
+                "0",
+                "wrk",
+                "-t1",
+                f"-c{conns}",
+                f"-d{int(seconds)}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     finally:
         os.unlink(script.name)
@@ -98,8 +111,9 @@ def engine(url: str, **kw) -> dict:
 def line(name: str, p50: float, p99: float, rps: float, client: dict | None = None) -> None:
     extra = ""
     if client:
-        extra = (f"   client: lag p99 {client['loop_lag_p99_ms']} ms, CPU {client['cpu_share']:.2f}"
-                 + (f", BOTTLENECK ({client['reason']})" if client["bottleneck"] else ""))
+        extra = f"   client: lag p99 {client['loop_lag_p99_ms']} ms, CPU {client['cpu_share']:.2f}" + (
+            f", BOTTLENECK ({client['reason']})" if client["bottleneck"] else ""
+        )
     print(f"  {name:18s} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   {rps:9.1f} req/s{extra}")
 
 
@@ -140,12 +154,16 @@ def ceiling(srv, secs: float, rate: float) -> None:
         two = engine(url, duration_s=secs, concurrency=64, warmup=128, workers=2)
     finally:
         pin({0})
-    line("workers=2 (any CPU)", two["latency_ms"]["p50"], two["latency_ms"]["p99"], two["throughput_rps"],
-         two["client"])
+    line(
+        "workers=2 (any CPU)", two["latency_ms"]["p50"], two["latency_ms"]["p99"], two["throughput_rps"], two["client"]
+    )
     print(f"  per worker: {two['client'].get('per_worker')}")
     ratio = two["throughput_rps"] / one["throughput_rps"]
-    verdict("workers=2 >= 1.7x one process", ratio >= 1.7, f"x{ratio:.2f} ({one['throughput_rps']:.0f} -> "
-            f"{two['throughput_rps']:.0f} req/s; wrk {w['rps']:.0f})")
+    verdict(
+        "workers=2 >= 1.7x one process",
+        ratio >= 1.7,
+        f"x{ratio:.2f} ({one['throughput_rps']:.0f} -> {two['throughput_rps']:.0f} req/s; wrk {w['rps']:.0f})",
+    )
     verdict("a saturated client is flagged", one["client"]["bottleneck"], str(one["client"]["reason"]))
 
     conns = 20
@@ -170,14 +188,18 @@ def stall(srv, secs: float) -> None:
     print(f"\n== open loop 100 req/s, endpoint pauses 1 s in every 2 s, {stall_secs:g} s ({load()}) ==")
     e = engine(url, endpoint_kind="openai-chat", rate=100, duration_s=stall_secs, timeout_s=5)
     lat = e["latency_ms"]
-    print(f"  modelreg  p50 {lat['p50']:8.2f} ms   p90 {lat['p90']:8.2f} ms   p99 {lat['p99']:8.2f} ms   "
-          f"max {lat['max']:8.2f} ms   achieved {e['achieved_rate_rps']} req/s   "
-          f"send lag p99 {e['send_lag_ms']['p99']} ms   schedule kept {e['schedule_kept']}")
+    print(
+        f"  modelreg  p50 {lat['p50']:8.2f} ms   p90 {lat['p90']:8.2f} ms   p99 {lat['p99']:8.2f} ms   "
+        f"max {lat['max']:8.2f} ms   achieved {e['achieved_rate_rps']} req/s   "
+        f"send lag p99 {e['send_lag_ms']['p99']} ms   schedule kept {e['schedule_kept']}"
+    )
     verdict("open-loop p99 close to 1 s (expected ~980 ms)", 900 <= lat["p99"] <= 1050, f"{lat['p99']:.1f} ms")
     verdict("schedule kept", bool(e["schedule_kept"]), f"achieved {e['achieved_rate_rps']} req/s")
     c = engine(url, endpoint_kind="openai-chat", duration_s=stall_secs, concurrency=1, timeout_s=5)["latency_ms"]
-    print(f"  (closed loop, concurrency 1, for contrast: p50 {c['p50']:.2f} ms, p99 {c['p99']:.2f} ms, "
-          f"max {c['max']:.2f} ms: the client waits out each stall once, so the tail hides it)")
+    print(
+        f"  (closed loop, concurrency 1, for contrast: p50 {c['p50']:.2f} ms, p99 {c['p99']:.2f} ms, "
+        f"max {c['max']:.2f} ms: the client waits out each stall once, so the tail hides it)"
+    )
 
 
 def sse(srv, secs: float) -> None:
@@ -185,35 +207,53 @@ def sse(srv, secs: float) -> None:
     engine(url, endpoint_kind="openai-chat", stream=True, requests=16, concurrency=16)  # warm the endpoint
     for streams, workers in ((32, 1), (128, 1), (128, 2)):
         where = "CPU 0" if workers == 1 else "any CPU"
-        print(f"\n== SSE, 150 ms to the first token, 10 ms between tokens, {streams} streams, workers={workers} "
-              f"({where}), {secs * 2:g} s ({load()}) ==")
+        print(
+            f"\n== SSE, 150 ms to the first token, 10 ms between tokens, {streams} streams, workers={workers} "
+            f"({where}), {secs * 2:g} s ({load()}) =="
+        )
         # the warmup opens the connections; the log leaves its streams out, the result too
         srv.timing_log(reset=True, skip=streams)
         if workers > 1:
             pin(ALL_CPUS)
         try:
-            e = engine(url, endpoint_kind="openai-chat", stream=True, duration_s=secs * 2, concurrency=streams,
-                       workers=workers, warmup=streams)
+            e = engine(
+                url,
+                endpoint_kind="openai-chat",
+                stream=True,
+                duration_s=secs * 2,
+                concurrency=streams,
+                workers=workers,
+                warmup=streams,
+            )
         finally:
             pin({0})
         log = srv.timing_log(reset=True)
         st, si = summarize(log["ttft_ms"]), summarize(log["itl_ms"])
         t, i = e["ttft_ms"], e["itl_ms"]
-        print(f"  endpoint log  TTFT p50 {st['p50']:8.2f}  p99 {st['p99']:8.2f}  max {st['max']:8.2f}   "
-              f"ITL p50 {si['p50']:6.2f}  p99 {si['p99']:6.2f}   ({len(log['ttft_ms'])} streams)")
-        print(f"  modelreg      TTFT p50 {t['p50']:8.2f}  p99 {t['p99']:8.2f}  max {t['max']:8.2f}   "
-              f"ITL p50 {i['p50']:6.2f}  p99 {i['p99']:6.2f}   ({e['completed']} streams, errors {e['errors']})")
+        print(
+            f"  endpoint log  TTFT p50 {st['p50']:8.2f}  p99 {st['p99']:8.2f}  max {st['max']:8.2f}   "
+            f"ITL p50 {si['p50']:6.2f}  p99 {si['p99']:6.2f}   ({len(log['ttft_ms'])} streams)"
+        )
+        print(
+            f"  modelreg      TTFT p50 {t['p50']:8.2f}  p99 {t['p99']:8.2f}  max {t['max']:8.2f}   "
+            f"ITL p50 {i['p50']:6.2f}  p99 {i['p99']:6.2f}   ({e['completed']} streams, errors {e['errors']})"
+        )
         c = e["client"]
-        print(f"  client: loop lag p99 {c['loop_lag_p99_ms']} ms, max {c['loop_lag_max_ms']} ms, CPU {c['cpu_share']}, "
-              f"GC {c['gc_collections']}x max {c['gc_pause_max_ms']} ms, bottleneck {c['bottleneck']} "
-              f"({c['reason']})")
+        print(
+            f"  client: loop lag p99 {c['loop_lag_p99_ms']} ms, max {c['loop_lag_max_ms']} ms, CPU {c['cpu_share']}, "
+            f"GC {c['gc_collections']}x max {c['gc_pause_max_ms']} ms, bottleneck {c['bottleneck']} "
+            f"({c['reason']})"
+        )
         tag = f"{streams} streams, workers={workers}:"
-        verdict(f"{tag} TTFT p50 within 2 ms of the log", abs(t["p50"] - st["p50"]) <= 2,
-                f"{t['p50'] - st['p50']:+.2f} ms")
-        verdict(f"{tag} TTFT p99 within 5 ms of the log", abs(t["p99"] - st["p99"]) <= 5,
-                f"{t['p99'] - st['p99']:+.2f} ms")
-        verdict(f"{tag} ITL p99 within 2 ms of the log", abs(i["p99"] - si["p99"]) <= 2,
-                f"{i['p99'] - si['p99']:+.2f} ms")
+        verdict(
+            f"{tag} TTFT p50 within 2 ms of the log", abs(t["p50"] - st["p50"]) <= 2, f"{t['p50'] - st['p50']:+.2f} ms"
+        )
+        verdict(
+            f"{tag} TTFT p99 within 5 ms of the log", abs(t["p99"] - st["p99"]) <= 5, f"{t['p99'] - st['p99']:+.2f} ms"
+        )
+        verdict(
+            f"{tag} ITL p99 within 2 ms of the log", abs(i["p99"] - si["p99"]) <= 2, f"{i['p99'] - si['p99']:+.2f} ms"
+        )
 
 
 SECTIONS = {"closed": closed_vs_wrk, "ceiling": ceiling, "stall": stall, "sse": sse}

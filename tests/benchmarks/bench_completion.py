@@ -33,17 +33,23 @@ from bench_registry_scale import (
     time_commands,
 )
 
-WIRED = ("import inspect\n"
-         "from modelreg.cli import main, registry_commands as rc\n"
-         "from modelreg.cli.complete_targets import complete_target\n"
-         "info = inspect.signature(rc.show).parameters['target'].default\n"
-         "info.autocompletion = info.autocompletion or complete_target\n"
-         "main()\n")
+WIRED = (
+    "import inspect\n"
+    "from modelreg.cli import main, registry_commands as rc\n"
+    "from modelreg.cli.complete_targets import complete_target\n"
+    "info = inspect.signature(rc.show).parameters['target'].default\n"
+    "info.autocompletion = info.autocompletion or complete_target\n"
+    "main()\n"
+)
 
 
 def tab_env(env: dict, words: str) -> dict:
-    return {**env, "_MODELREG_COMPLETE": "complete_bash", "COMP_WORDS": words,
-            "COMP_CWORD": str(len(words.split()) - 1)}
+    return {
+        **env,
+        "_MODELREG_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - 1),
+    }
 
 
 def main() -> int:
@@ -62,16 +68,25 @@ def main() -> int:
             argv = CLI
             probe = subprocess.run(argv, env=tab_env(env, "modelreg show ms-"), capture_output=True, text=True)
             if not probe.stdout.split():
-                print("note: `modelreg show` has no autocompletion= yet; timing the same entry point with "
-                      "complete_target wired at start-up")
+                print(
+                    "note: `modelreg show` has no autocompletion= yet; timing the same entry point with "
+                    "complete_target wired at start-up"
+                )
                 argv = [sys.executable, "-c", WIRED]
             shutil.rmtree(cache_dir, ignore_errors=True)
-            models = subprocess.run(argv, env=tab_env(env, "modelreg show ms-"), capture_output=True, text=True).stdout.split()
-            versions = subprocess.run(argv, env=tab_env(env, f"modelreg show {model}@"), capture_output=True,
-                                      text=True).stdout.split()
+            models = subprocess.run(
+                argv, env=tab_env(env, "modelreg show ms-"), capture_output=True, text=True
+            ).stdout.split()
+            versions = subprocess.run(
+                argv, env=tab_env(env, f"modelreg show {model}@"), capture_output=True, text=True
+            ).stdout.split()
             cached = sorted(cache_dir.glob("completion-*.txt"))
-            print(f"TAB 'modelreg show ms-' offers {len(models):,} model ids; 'show {model}@' offers "
-                  f"{len(versions)} versions; cache {cached[0].stat().st_size / 1e6:.1f} MB" if cached else "no cache written")
+            print(
+                f"TAB 'modelreg show ms-' offers {len(models):,} model ids; 'show {model}@' offers "
+                f"{len(versions)} versions; cache {cached[0].stat().st_size / 1e6:.1f} MB"
+                if cached
+                else "no cache written"
+            )
             if not models or not versions:
                 raise SystemExit("completion returned nothing: cannot time it")
 
@@ -87,8 +102,11 @@ def main() -> int:
             }
             # a warm run must find the cache the previous (cold) run wrote or the warm-up left
             medians = time_commands(commands, args.runs, before_each=clear)
-            misses += print_table(f"{kind}: {args.versions:,} versions, {info['models']:,} models, "
-                                  f"median of {args.runs} runs", medians, {name: 0.5 for name in commands})
+            misses += print_table(
+                f"{kind}: {args.versions:,} versions, {info['models']:,} models, median of {args.runs} runs",
+                medians,
+                {name: 0.5 for name in commands},
+            )
         finally:
             backend.drop()
             shutil.rmtree(home, ignore_errors=True)

@@ -38,17 +38,29 @@ PG = os.environ.get("MODELREG_TEST_PG_URL")
 
 
 def _isolate(tmp: Path) -> None:
-    for var in [v for v in os.environ if v.startswith("MODELREG_") and v not in (
-            "MODELREG_TEST_PG_URL", "MODELREG_SOAK_SECONDS", "MODELREG_CRASH_KILLS")]:
+    for var in [
+        v
+        for v in os.environ
+        if v.startswith("MODELREG_")
+        and v not in ("MODELREG_TEST_PG_URL", "MODELREG_SOAK_SECONDS", "MODELREG_CRASH_KILLS")
+    ]:
         del os.environ[var]
-    os.environ.update({"XDG_DATA_HOME": str(tmp / "data"), "XDG_CONFIG_HOME": str(tmp / "config"),
-                       "XDG_CACHE_HOME": str(tmp / "cache"), "MODELREG_ACTOR": "alice", "NO_COLOR": "1"})
+    os.environ.update(
+        {
+            "XDG_DATA_HOME": str(tmp / "data"),
+            "XDG_CONFIG_HOME": str(tmp / "config"),
+            "XDG_CACHE_HOME": str(tmp / "cache"),
+            "MODELREG_ACTOR": "alice",
+            "NO_COLOR": "1",
+        }
+    )
 
 
 def _url(backend: str, tmp: Path, name: str) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp / f'{name}.db'}"
     from conftest import pg_database_url
+
     return pg_database_url(name)
 
 
@@ -60,8 +72,13 @@ def mixed(backend: str, tmp: Path) -> dict:
     config = lw.write_config(tmp / f"{backend}-config.toml")
     os.environ["MODELREG_DB"], os.environ["MODELREG_CONFIG"] = url, str(config)
     assert run_cli("find").exit_code == 0
-    procs = lw.spawn("mixed", tmp / f"{backend}-sync", WORKERS, tmp / f"{backend}-logs",
-                     extra=["--seconds", str(SOAK), "--seed", "7"])
+    procs = lw.spawn(
+        "mixed",
+        tmp / f"{backend}-sync",
+        WORKERS,
+        tmp / f"{backend}-logs",
+        extra=["--seconds", str(SOAK), "--seed", "7"],
+    )
     started = time.perf_counter()
     results = lw.release(tmp / f"{backend}-sync", procs, timeout=SOAK * 20 + 300)
     wall = time.perf_counter() - started
@@ -73,19 +90,32 @@ def mixed(backend: str, tmp: Path) -> dict:
     locked = sum(any(b in e["stderr"].lower() for b in ("locked", "serializ", "deadlock")) for e in entries)
     tracebacks = sum("traceback" in e["stderr"].lower() for e in entries)
     del os.environ["MODELREG_CONFIG"]
-    return {"backend": backend, "ops": len(entries), "wall_s": wall, "ops_per_s": len(entries) / wall,
-            "p50_ms": lw.percentile(lat, 50) * 1000, "p99_ms": lw.percentile(lat, 99) * 1000,
-            "write_p99_ms": lw.percentile(writes, 99) * 1000, "max_ms": max(lat) * 1000,
-            "codes": Counter((e["op"], e["code"]) for e in entries), "problems": problems,
-            "lock_errors_surfaced": locked, "tracebacks": tracebacks, "audit_ok": verify.exit_code == 0,
-            "audit_events": verify.json["events"] if verify.exit_code == 0 else None,
-            "worker_failures": sum(code != 0 for code, _ in results)}
+    return {
+        "backend": backend,
+        "ops": len(entries),
+        "wall_s": wall,
+        "ops_per_s": len(entries) / wall,
+        "p50_ms": lw.percentile(lat, 50) * 1000,
+        "p99_ms": lw.percentile(lat, 99) * 1000,
+        "write_p99_ms": lw.percentile(writes, 99) * 1000,
+        "max_ms": max(lat) * 1000,
+        "codes": Counter((e["op"], e["code"]) for e in entries),
+        "problems": problems,
+        "lock_errors_surfaced": locked,
+        "tracebacks": tracebacks,
+        "audit_ok": verify.exit_code == 0,
+        "audit_events": verify.json["events"] if verify.exit_code == 0 else None,
+        "worker_failures": sum(code != 0 for code, _ in results),
+    }
 
 
 def guard(tmp: Path) -> dict:
     import load_worker as lw
-    return {mode: {k: v for k, v in tally.items() if k in ("done", "errors", "retries", "final")}
-            for mode, tally in lw.counter_guard(tmp, WORKERS, 5).items()}
+
+    return {
+        mode: {k: v for k, v in tally.items() if k in ("done", "errors", "retries", "final")}
+        for mode, tally in lw.counter_guard(tmp, WORKERS, 5).items()
+    }
 
 
 def crashes(backend: str, tmp: Path) -> dict:
@@ -97,7 +127,9 @@ def crashes(backend: str, tmp: Path) -> dict:
     url = _url(backend, tmp, f"crash_{backend}")
     os.environ["MODELREG_DB"] = url
     assert run_cli("find").exit_code == 0
-    out["register"] = cs.crash_register(url, tmp / f"{backend}-reg", KILLS, rng) if (tmp / f"{backend}-reg").mkdir() is None else None
+    out["register"] = (
+        cs.crash_register(url, tmp / f"{backend}-reg", KILLS, rng) if (tmp / f"{backend}-reg").mkdir() is None else None
+    )
     template = _url(backend, tmp, f"tpl_{backend}")
     cs.prepare_due(template)
     try:
@@ -117,24 +149,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="modelreg-bench-") as raw:
         tmp = Path(raw)
         _isolate(tmp)
-        print(f"# modelreg load benchmark: {WORKERS} processes x {SOAK:.0f} s per backend, "
-              f"{os.cpu_count()} CPUs, {KILLS} kills per kind per backend")
+        print(
+            f"# modelreg load benchmark: {WORKERS} processes x {SOAK:.0f} s per backend, "
+            f"{os.cpu_count()} CPUs, {KILLS} kills per kind per backend"
+        )
         for backend in backends:
             r = mixed(backend, tmp)
-            print(f"\n[{backend}] mixed load: {r['ops']} commands in {r['wall_s']:.1f} s = {r['ops_per_s']:.1f} ops/s; "
-                  f"latency p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms (writes p99 {r['write_p99_ms']:.0f} ms), "
-                  f"max {r['max_ms']:.0f} ms")
-            print(f"[{backend}] outcomes: " + ", ".join(f"{op} exit {c}: {n}" for (op, c), n in sorted(r["codes"].items())))
-            print(f"[{backend}] lost/duplicated/unaccounted writes: {len(r['problems'])}; lock errors surfaced: "
-                  f"{r['lock_errors_surfaced']}; tracebacks: {r['tracebacks']}; audit chain ok: {r['audit_ok']} "
-                  f"({r['audit_events']} events); worker failures: {r['worker_failures']}")
+            print(
+                f"\n[{backend}] mixed load: {r['ops']} commands in {r['wall_s']:.1f} s = {r['ops_per_s']:.1f} ops/s; "
+                f"latency p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms (writes p99 {r['write_p99_ms']:.0f} ms), "
+                f"max {r['max_ms']:.0f} ms"
+            )
+            print(
+                f"[{backend}] outcomes: "
+                + ", ".join(f"{op} exit {c}: {n}" for (op, c), n in sorted(r["codes"].items()))
+            )
+            print(
+                f"[{backend}] lost/duplicated/unaccounted writes: {len(r['problems'])}; lock errors surfaced: "
+                f"{r['lock_errors_surfaced']}; tracebacks: {r['tracebacks']}; audit chain ok: {r['audit_ok']} "
+                f"({r['audit_events']} events); worker failures: {r['worker_failures']}"
+            )
             for p in r["problems"][:10]:
                 print("   problem:", p)
         g = guard(tmp)
-        print(f"\n[sqlite] regression guard, {WORKERS} processes x 5 s read-then-write: "
-              f"plain BEGIN: {g['deferred']['errors']} 'database is locked' errors ({g['deferred']['done']} commits); "
-              f"modelreg Database.write: {g['project']['errors']} errors surfaced, {g['project']['retries']} retried "
-              f"internally, {g['project']['done']} commits, counter {g['project']['final']}")
+        print(
+            f"\n[sqlite] regression guard, {WORKERS} processes x 5 s read-then-write: "
+            f"plain BEGIN: {g['deferred']['errors']} 'database is locked' errors ({g['deferred']['done']} commits); "
+            f"modelreg Database.write: {g['project']['errors']} errors surfaced, {g['project']['retries']} retried "
+            f"internally, {g['project']['done']} commits, counter {g['project']['final']}"
+        )
         for backend in backends:
             t = crashes(backend, tmp)
             print(f"\n[{backend}] kill -9 tallies (half-done operations found: 0, else an assertion stops the run):")

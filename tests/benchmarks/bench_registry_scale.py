@@ -34,13 +34,35 @@ FLOOR = [sys.executable, "-c", "import sqlmodel, typer"]
 _script = Path(sys.executable).with_name("modelreg")
 CLI = [str(_script)] if _script.exists() else [sys.executable, "-m", "modelreg"]
 
-CAPS_BROAD = "text-generation"          # on ~90% of versions
-CAPS_SELECTIVE = "speech-to-text"       # on ~1% of models (about 1% of versions)
-CAPS_COMMON = ["summarization", "reasoning", "chat", "code", "classification", "translation", "embedding",
-               "extraction", "vision", "tool-use", "rag", "moderation"]
+CAPS_BROAD = "text-generation"  # on ~90% of versions
+CAPS_SELECTIVE = "speech-to-text"  # on ~1% of models (about 1% of versions)
+CAPS_COMMON = [
+    "summarization",
+    "reasoning",
+    "chat",
+    "code",
+    "classification",
+    "translation",
+    "embedding",
+    "extraction",
+    "vision",
+    "tool-use",
+    "rag",
+    "moderation",
+]
 RESIDENCIES = ["us-east", "us-west", "eu-west", "eu-central", "ap-south", "ap-northeast"]
-DOMAINS = ["customer-service", "content-generation", "legal", "finance", "healthcare", "hr", "marketing",
-           "engineering", "support", "research"]
+DOMAINS = [
+    "customer-service",
+    "content-generation",
+    "legal",
+    "finance",
+    "healthcare",
+    "hr",
+    "marketing",
+    "engineering",
+    "support",
+    "research",
+]
 PROVIDERS = ["mindstudio", "acme", "openlab", "northwind", "contoso", "initech"]
 STAMP = "2026-01-15T12:00:00.000000Z"
 
@@ -67,24 +89,45 @@ def make_manifests(versions: int, models: int, seed: int = 7) -> list[dict]:
                 caps.append(CAPS_SELECTIVE)
             if rng.random() < 0.2:
                 caps.append(rng.choice(CAPS_COMMON))
-            out.append({
-                "modelId": mid, "version": version_string(j), "provider": provider,
-                "capabilities": sorted(set(caps)),
-                "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}, "tokens": {"default": 1024, "max": 4096}},
-                "performance": {"avgLatency": rng.randint(100, 900), "p95Latency": rng.randint(900, 3000),
-                                "costPerRequest": round(rng.uniform(0.001, 0.05), 4)},
-                "compliance": {"dataResidency": rng.sample(RESIDENCIES, rng.randint(1, 3)),
-                               "piiHandling": rng.choice(["compliant", "restricted", "none"]),
-                               "approvedDomains": rng.sample(DOMAINS, rng.randint(1, 4))},
-                "endpoint": f"https://models.internal/{mid}/v1/chat/completions", "endpointKind": "openai-chat",
-                "experimental": j == count - 1 and rng.random() < 0.05,
-            })
+            out.append(
+                {
+                    "modelId": mid,
+                    "version": version_string(j),
+                    "provider": provider,
+                    "capabilities": sorted(set(caps)),
+                    "parameters": {
+                        "temperature": {"default": 0.7, "range": [0, 1]},
+                        "tokens": {"default": 1024, "max": 4096},
+                    },
+                    "performance": {
+                        "avgLatency": rng.randint(100, 900),
+                        "p95Latency": rng.randint(900, 3000),
+                        "costPerRequest": round(rng.uniform(0.001, 0.05), 4),
+                    },
+                    "compliance": {
+                        "dataResidency": rng.sample(RESIDENCIES, rng.randint(1, 3)),
+                        "piiHandling": rng.choice(["compliant", "restricted", "none"]),
+                        "approvedDomains": rng.sample(DOMAINS, rng.randint(1, 4)),
+                    },
+                    "endpoint": f"https://models.internal/{mid}/v1/chat/completions",
+                    "endpointKind": "openai-chat",
+                    "experimental": j == count - 1 and rng.random() < 0.05,
+                }
+            )
     return out
 
 
-def build_registry(url: str, versions: int, *, models: int | None = None, batch: int = 25_000,
-                   deprecated_due: int = 0, notices_due: int = 0, today: str = "2026-03-01",
-                   quiet: bool = False) -> dict:
+def build_registry(
+    url: str,
+    versions: int,
+    *,
+    models: int | None = None,
+    batch: int = 25_000,
+    deprecated_due: int = 0,
+    notices_due: int = 0,
+    today: str = "2026-03-01",
+    quiet: bool = False,
+) -> dict:
     """Register `versions` versions in a few big register_many batches, then
     give them a lifecycle spread with direct SQL (setup speed): per model the
     newest version APPROVED (the production default, checks passed), the two
@@ -102,7 +145,7 @@ def build_registry(url: str, versions: int, *, models: int | None = None, batch:
     reg = Registry.open(url, actor="bench")
     try:
         for start in range(0, len(entries), batch):
-            reg.register_many(parse_manifest_document({"models": entries[start:start + batch]}, "bench"))
+            reg.register_many(parse_manifest_document({"models": entries[start : start + batch]}, "bench"))
         built = time.perf_counter() - t0
         rng = random.Random(11)
         by_model: dict[str, list[str]] = {}
@@ -123,39 +166,73 @@ def build_registry(url: str, versions: int, *, models: int | None = None, batch:
                     spare.append((mid, v))
         rng.shuffle(spare)
         due = spare[:deprecated_due]
-        noticed = spare[deprecated_due:deprecated_due + notices_due]
+        noticed = spare[deprecated_due : deprecated_due + notices_due]
         far = "2027-12-31"
         past = _plus_days(today, -1)
         soon = _plus_days(today, 5)
         stmts = [
-            ("UPDATE model_version SET status='APPROVED', approved_at=:t, approved_by='approver', default_since=:t, "
-             "status_changed_at=:t WHERE model_id=:m AND version=:v", approved, {}),
-            ("UPDATE model_version SET status='DEPRECATED', approved_at=:t, approved_by='approver', deprecated_at=:t, "
-             "deprecated_by='approver', deprecation_reason='superseded', retire_on=:r, status_changed_at=:t "
-             "WHERE model_id=:m AND version=:v", deprecated, {"r": far}),
-            ("UPDATE model_version SET status='DEPRECATED', approved_at=:t, approved_by='approver', deprecated_at=:t, "
-             "deprecated_by='approver', deprecation_reason='superseded', retire_on=:r, status_changed_at=:t "
-             "WHERE model_id=:m AND version=:v", due, {"r": past}),
-            ("UPDATE model_version SET status='DEPRECATED', approved_at=:t, approved_by='approver', deprecated_at=:t, "
-             "deprecated_by='approver', deprecation_reason='superseded', retire_on=:r, status_changed_at=:t "
-             "WHERE model_id=:m AND version=:v", noticed, {"r": soon}),
-            ("UPDATE model_version SET status='RETIRED', retired_at=:t, status_changed_at=:t "
-             "WHERE model_id=:m AND version=:v", retired, {}),
-            ("UPDATE model_version SET status='REJECTED', rejected_at=:t, status_changed_at=:t "
-             "WHERE model_id=:m AND version=:v", rejected, {}),
+            (
+                "UPDATE model_version SET status='APPROVED', approved_at=:t, approved_by='approver', default_since=:t, "
+                "status_changed_at=:t WHERE model_id=:m AND version=:v",
+                approved,
+                {},
+            ),
+            (
+                "UPDATE model_version SET status='DEPRECATED', approved_at=:t, approved_by='approver', deprecated_at=:t, "
+                "deprecated_by='approver', deprecation_reason='superseded', retire_on=:r, status_changed_at=:t "
+                "WHERE model_id=:m AND version=:v",
+                deprecated,
+                {"r": far},
+            ),
+            (
+                "UPDATE model_version SET status='DEPRECATED', approved_at=:t, approved_by='approver', deprecated_at=:t, "
+                "deprecated_by='approver', deprecation_reason='superseded', retire_on=:r, status_changed_at=:t "
+                "WHERE model_id=:m AND version=:v",
+                due,
+                {"r": past},
+            ),
+            (
+                "UPDATE model_version SET status='DEPRECATED', approved_at=:t, approved_by='approver', deprecated_at=:t, "
+                "deprecated_by='approver', deprecation_reason='superseded', retire_on=:r, status_changed_at=:t "
+                "WHERE model_id=:m AND version=:v",
+                noticed,
+                {"r": soon},
+            ),
+            (
+                "UPDATE model_version SET status='RETIRED', retired_at=:t, status_changed_at=:t "
+                "WHERE model_id=:m AND version=:v",
+                retired,
+                {},
+            ),
+            (
+                "UPDATE model_version SET status='REJECTED', rejected_at=:t, status_changed_at=:t "
+                "WHERE model_id=:m AND version=:v",
+                rejected,
+                {},
+            ),
         ]
-        checks = [{"m": m, "v": v, "n": n, "t": STAMP} for m, v in approved + deprecated
-                  for n in ("evaluation", "security", "compliance", "benchmark")]
+        checks = [
+            {"m": m, "v": v, "n": n, "t": STAMP}
+            for m, v in approved + deprecated
+            for n in ("evaluation", "security", "compliance", "benchmark")
+        ]
         with reg.db.write_engine.begin() as conn:
             for sql, pairs, extra in stmts:
                 if pairs:
                     conn.execute(text(sql), [{"m": m, "v": v, "t": STAMP, **extra} for m, v in pairs])
-            conn.execute(text("INSERT INTO check_result (model_id, version, name, result, actor, at, note) "
-                              "VALUES (:m, :v, :n, 'pass', 'reviewer', :t, '')"), checks)
+            conn.execute(
+                text(
+                    "INSERT INTO check_result (model_id, version, name, result, actor, at, note) "
+                    "VALUES (:m, :v, :n, 'pass', 'reviewer', :t, '')"
+                ),
+                checks,
+            )
             # fallbacks: every 20th model falls back to the next model
             mids = sorted(by_model)
-            conn.execute(text("UPDATE model SET fallbacks=:f WHERE model_id=:m"),
-                         [{"m": mids[k], "f": f'["{mids[k + 1]}"]'} for k in range(0, len(mids) - 1, 20)])
+            conn.execute(
+                text("UPDATE model SET fallbacks=:f WHERE model_id=:m"),
+                [{"m": mids[k], "f": f'["{mids[k + 1]}"]'} for k in range(0, len(mids) - 1, 20)],
+            )
         if reg.db.is_sqlite:
             with reg.db.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -167,16 +244,26 @@ def build_registry(url: str, versions: int, *, models: int | None = None, batch:
         reg.close()
     total = time.perf_counter() - t0
     if not quiet:
-        print(f"built {versions:,} versions over {models:,} models in {built:.1f}s "
-              f"(register_many) + {total - built:.1f}s (lifecycle spread)", flush=True)
+        print(
+            f"built {versions:,} versions over {models:,} models in {built:.1f}s "
+            f"(register_many) + {total - built:.1f}s (lifecycle spread)",
+            flush=True,
+        )
     big = max(by_model, key=lambda m: len(by_model[m]))
-    return {"models": models, "sample_model": big, "sample_version": approved[sorted(by_model).index(big)][1],
-            "approved": len(approved), "deprecated_due": len(due), "notices_due": len(noticed),
-            "build_s": total}
+    return {
+        "models": models,
+        "sample_model": big,
+        "sample_version": approved[sorted(by_model).index(big)][1],
+        "approved": len(approved),
+        "deprecated_due": len(due),
+        "notices_due": len(noticed),
+        "build_s": total,
+    }
 
 
 def _plus_days(day: str, n: int) -> str:
     from datetime import date, timedelta
+
     return (date.fromisoformat(day) + timedelta(days=n)).isoformat()
 
 
@@ -236,9 +323,15 @@ def cli_env(url: str, home: Path) -> dict:
     for var in list(env):
         if var.startswith("MODELREG_") and var != "MODELREG_TEST_PG_URL":
             env.pop(var)
-    env.update(MODELREG_DB=url, MODELREG_ACTOR="bench", NO_COLOR="1", COLUMNS="160",
-               XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"),
-               XDG_DATA_HOME=str(home / "data"))
+    env.update(
+        MODELREG_DB=url,
+        MODELREG_ACTOR="bench",
+        NO_COLOR="1",
+        COLUMNS="160",
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_CACHE_HOME=str(home / "cache"),
+        XDG_DATA_HOME=str(home / "data"),
+    )
     return env
 
 
@@ -252,6 +345,7 @@ class Backend:
             self.url = f"sqlite:///{home / 'registry.db'}"
         else:
             import psycopg
+
             admin = os.environ["MODELREG_TEST_PG_URL"]
             self.name = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
             with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
@@ -261,6 +355,7 @@ class Backend:
     def drop(self) -> None:
         if self.name:
             import psycopg
+
             admin = os.environ["MODELREG_TEST_PG_URL"]
             with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
@@ -282,8 +377,12 @@ def scale_arguments(description: str, *, runs: int = 7) -> argparse.ArgumentPars
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=runs)
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all",
-                        help="all: SQLite, plus PostgreSQL when MODELREG_TEST_PG_URL is set")
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "postgres", "all"],
+        default="all",
+        help="all: SQLite, plus PostgreSQL when MODELREG_TEST_PG_URL is set",
+    )
     return parser
 
 
@@ -293,6 +392,7 @@ def compile_package() -> None:
     otherwise recompile every modelreg module on each start (~130 ms, measured
     on `show`), while the floor's sqlmodel and typer load from bytecode."""
     import compileall
+
     compileall.compile_dir(str(Path(__file__).resolve().parents[2] / "modelreg"), quiet=1)
 
 
@@ -316,10 +416,15 @@ def main() -> int:
                 f"modelreg show {m}": (CLI + ["show", m], env),
                 "modelreg tree": (CLI + ["tree"], env),
             }
-            targets = {name: (0.35 if "--help" in name else None if name.endswith("tree") else 1.5) for name in commands}
+            targets = {
+                name: (0.35 if "--help" in name else None if name.endswith("tree") else 1.5) for name in commands
+            }
             medians = time_commands(commands, args.runs)
-            misses += print_table(f"{kind}: {args.versions:,} versions, {info['models']:,} models, "
-                                  f"median of {args.runs} runs", medians, targets)
+            misses += print_table(
+                f"{kind}: {args.versions:,} versions, {info['models']:,} models, median of {args.runs} runs",
+                medians,
+                targets,
+            )
         finally:
             backend.drop()
             shutil.rmtree(home, ignore_errors=True)

@@ -86,8 +86,13 @@ def wrk(url: str, seconds: float, script: str | None = None, cpu: int | None = 0
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sockets = re.search(r"Socket errors: (.*)", out)
-    return {"p50": ms("50%"), "p99": ms("99%"), "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "non2xx": int(errors.group(1)) if errors else 0, "socket_errors": sockets.group(1) if sockets else ""}
+    return {
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "non2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": sockets.group(1) if sockets else "",
+    }
 
 
 def line(name: str, r: dict) -> None:
@@ -98,6 +103,7 @@ def line(name: str, r: dict) -> None:
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
     import httpx
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -117,22 +123,32 @@ def prepare(url: str) -> None:
     from modelreg.manifest import parse_version_spec
 
     def spec(model_id: str, version: str) -> dict:
-        return {"provider": "bench", "modelId": model_id, "version": version,
-                "capabilities": ["text-generation", "summarization"],
-                "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}, "tokens": {"default": 512, "max": 4096}},
-                "performance": {"avgLatency": 300, "p95Latency": 600, "costPerRequest": 0.002},
-                "compliance": {"dataResidency": ["eu-west"], "piiHandling": "compliant"}}
+        return {
+            "provider": "bench",
+            "modelId": model_id,
+            "version": version,
+            "capabilities": ["text-generation", "summarization"],
+            "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}, "tokens": {"default": 512, "max": 4096}},
+            "performance": {"avgLatency": 300, "p95Latency": 600, "costPerRequest": 0.002},
+            "compliance": {"dataResidency": ["eu-west"], "piiHandling": "compliant"},
+        }
 
     with Registry.open(url, actor="alice") as alice, Registry.open(url, actor="bob") as bob:
-        alice.register_many([parse_version_spec(spec(f"m-{i:03d}", f"1.{j}.0"), "bench")
-                             for i in range(300) for j in range(2)])
+        alice.register_many(
+            [parse_version_spec(spec(f"m-{i:03d}", f"1.{j}.0"), "bench") for i in range(300) for j in range(2)]
+        )
         alice.register_many([parse_version_spec(spec(MODEL, v), "bench") for v in ("1.0.0", "2.0.0")])
         for version in ("1.0.0", "2.0.0"):
             target = f"{MODEL}@{version}"
             for check in ("evaluation", "security", "compliance"):
                 bob.review(target, check, True, note="bench")
-            bob.record_benchmark(target, endpoint="http://127.0.0.1:9/v1", settings={}, passed=True,
-                                 results={"latency_ms": {"p50": 100, "p95": 200}, "error_rate": 0.0})
+            bob.record_benchmark(
+                target,
+                endpoint="http://127.0.0.1:9/v1",
+                settings={},
+                passed=True,
+                results={"latency_ms": {"p50": 100, "p95": 200}, "error_rate": 0.0},
+            )
         bob.promote(f"{MODEL}@1.0.0")
 
 
@@ -158,23 +174,31 @@ def main() -> int:
     import httpx
 
     port = free_port()
-    serve = subprocess.Popen([*pin(server_cpu), sys.executable, "-m", "modelreg", "serve", "--port", str(port),
-                              "--access-log", "off"], env=env, stderr=subprocess.DEVNULL)
+    serve = subprocess.Popen(
+        [*pin(server_cpu), sys.executable, "-m", "modelreg", "serve", "--port", str(port), "--access-log", "off"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     bare = None
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base + "/healthz", serve)
         body = httpx.get(base + RESOLVE).content
         bare_port = free_port()
-        bare = subprocess.Popen([*pin(server_cpu), sys.executable, "-c", BARE_SERVER, str(bare_port)],
-                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        bare = subprocess.Popen(
+            [*pin(server_cpu), sys.executable, "-c", BARE_SERVER, str(bare_port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+        )
         bare.stdin.write(body)
         bare.stdin.close()
         wait_ready(f"http://127.0.0.1:{bare_port}/v1/resolve", bare)
 
         secs = args.seconds
-        print(f"\n== GET /v1/resolve, wrk -t1 -c64, {secs:g} s each, servers on CPU {server_cpu}, "
-              f"wrk on CPU {client_cpu}, access log off ==")
+        print(
+            f"\n== GET /v1/resolve, wrk -t1 -c64, {secs:g} s each, servers on CPU {server_cpu}, "
+            f"wrk on CPU {client_cpu}, access log off =="
+        )
         wrk(f"http://127.0.0.1:{bare_port}/v1/resolve", 2)  # warm-up
         wrk(base + RESOLVE, 2)
         bares, ours = [], []
@@ -184,11 +208,17 @@ def main() -> int:
             ours.append(wrk(base + RESOLVE, secs))
             line("modelreg", ours[-1])
         b = {"rps": sum(r["rps"] for r in bares) / len(bares), "p99": max(r["p99"] for r in bares)}
-        m = {"rps": sum(r["rps"] for r in ours) / len(ours), "p99": max(r["p99"] for r in ours),
-             "non2xx": sum(r["non2xx"] for r in ours)}
+        m = {
+            "rps": sum(r["rps"] for r in ours) / len(ours),
+            "p99": max(r["p99"] for r in ours),
+            "non2xx": sum(r["non2xx"] for r in ours),
+        }
         ratio = m["rps"] / b["rps"]
-        verdict("throughput >= 0.6x the bare handler", ratio >= 0.6 and not m["non2xx"],
-                f"x{ratio:.2f} ({m['rps']:.0f} vs {b['rps']:.0f} req/s, mean of {args.rounds} rounds)")
+        verdict(
+            "throughput >= 0.6x the bare handler",
+            ratio >= 0.6 and not m["non2xx"],
+            f"x{ratio:.2f} ({m['rps']:.0f} vs {b['rps']:.0f} req/s, mean of {args.rounds} rounds)",
+        )
         verdict("p99 < 20 ms", m["p99"] < 20, f"{m['p99']:.2f} ms, worst round (bare handler: {b['p99']:.2f} ms)")
 
         print(f"\n== a promotion committed under the same load ({secs:g} s of wrk) ==")
@@ -197,6 +227,7 @@ def main() -> int:
         load.start()
         time.sleep(secs / 3)
         from modelreg import Registry
+
         with Registry.open(url, actor="bob") as bob, httpx.Client(base_url=base, timeout=5) as poll:
             assert poll.get(RESOLVE).json()["version"] == "1.0.0"
             bob.promote(f"{MODEL}@2.0.0")
@@ -208,8 +239,11 @@ def main() -> int:
             visible = time.monotonic() - committed
         load.join()
         line("modelreg", measured)
-        verdict("promotion visible to resolvers under load < 1 s", visible < 1.0,
-                f"{visible * 1000:.0f} ms after commit ({polls} polls saw 1.0.0 first)")
+        verdict(
+            "promotion visible to resolvers under load < 1 s",
+            visible < 1.0,
+            f"{visible * 1000:.0f} ms after commit ({polls} polls saw 1.0.0 first)",
+        )
 
         print(f"\n== information: 1,000 distinct ?key= values ({secs:g} s) ==")
         script = os.path.join(tmp, "keys.lua")
@@ -217,8 +251,11 @@ def main() -> int:
             fh.write(KEYS_SCRIPT % RESOLVE)
         k = wrk(base, secs, script=script)
         line("modelreg", k)
-        verdict("1,000 keys (each computed once, then from memory)", None,
-                f"x{k['rps'] / b['rps']:.2f} of bare, p99 {k['p99']:.2f} ms")
+        verdict(
+            "1,000 keys (each computed once, then from memory)",
+            None,
+            f"x{k['rps'] / b['rps']:.2f} of bare, p99 {k['p99']:.2f} ms",
+        )
     finally:
         for proc in (serve, bare):
             if proc is not None:
@@ -229,7 +266,10 @@ def main() -> int:
                     proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     failed = [name for name, ok, _ in RESULTS if ok is False]
-    print(f"\n{len([r for r in RESULTS if r[1]])} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+    print(
+        f"\n{len([r for r in RESULTS if r[1]])} passed, {len(failed)} failed"
+        + (f": {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -67,6 +67,7 @@ class Resettable:
             shutil.copyfile(self.pristine, self.db)
             return
         import psycopg
+
         admin = os.environ["MODELREG_TEST_PG_URL"].replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.work}" WITH (FORCE)')
@@ -75,6 +76,7 @@ class Resettable:
     def drop(self) -> None:
         if self.template is not None:
             import psycopg
+
             admin = os.environ["MODELREG_TEST_PG_URL"].replace("postgresql+psycopg://", "postgresql://")
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.work}" WITH (FORCE)')
@@ -92,8 +94,9 @@ def main() -> int:
         backend = Backend(kind, home)
         state = Resettable(backend, home)
         try:
-            info = build_registry(backend.url, args.versions, deprecated_due=args.due, notices_due=args.notices,
-                                  today=TODAY)
+            info = build_registry(
+                backend.url, args.versions, deprecated_due=args.due, notices_due=args.notices, today=TODAY
+            )
             state.snapshot()
             state.reset()
             env = {**cli_env(state.url, home), "MODELREG_NOW": NOW}
@@ -101,8 +104,10 @@ def main() -> int:
 
             # what one busy sweep does (and that it does what it should)
             report = json.loads(subprocess.run(sweep, env=env, capture_output=True, text=True, check=True).stdout)
-            print(f"busy sweep: retired {len(report['retired'])}, notices {len(report['notices'])}, "
-                  f"broken fallbacks {len(report['broken_fallbacks'])}, unchanged {report['unchanged']}")
+            print(
+                f"busy sweep: retired {len(report['retired'])}, notices {len(report['notices'])}, "
+                f"broken fallbacks {len(report['broken_fallbacks'])}, unchanged {report['unchanged']}"
+            )
             assert len(report["retired"]) == info["deprecated_due"], report["retired"][:3]
             idle = json.loads(subprocess.run(sweep, env=env, capture_output=True, text=True, check=True).stdout)
             assert not idle["retired"] and not idle["notices"], "the second sweep must have nothing to do"
@@ -111,11 +116,19 @@ def main() -> int:
             medians = time_commands({busy: (sweep, env)}, args.runs, before_each=lambda _name: state.reset())
             state.reset()
             subprocess.run(sweep, env=env, capture_output=True, check=True)
-            medians.update({k: v for k, v in time_commands({"deprecate --sweep --json (idle)": (sweep, env)},
-                                                            args.runs).items() if k != "floor"})
-            misses += print_table(f"{kind}: {args.versions:,} versions, {info['deprecated_due']:,} due, "
-                                  f"{info['notices_due']:,} with notices due, median of {args.runs} runs",
-                                  medians, {busy: 2.0, "deprecate --sweep --json (idle)": 2.0})
+            medians.update(
+                {
+                    k: v
+                    for k, v in time_commands({"deprecate --sweep --json (idle)": (sweep, env)}, args.runs).items()
+                    if k != "floor"
+                }
+            )
+            misses += print_table(
+                f"{kind}: {args.versions:,} versions, {info['deprecated_due']:,} due, "
+                f"{info['notices_due']:,} with notices due, median of {args.runs} runs",
+                medians,
+                {busy: 2.0, "deprecate --sweep --json (idle)": 2.0},
+            )
         finally:
             state.drop()
             backend.drop()

@@ -53,7 +53,9 @@ def parse_wrk_ms(text: str, label: str) -> float:
 def run_wrk(url: str, conns: int, seconds: float) -> dict:
     out = subprocess.run(
         ["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{int(seconds)}s", "--latency", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     return {"p50": parse_wrk_ms(out, "50%"), "p99": parse_wrk_ms(out, "99%"), "rps": rps}
@@ -79,9 +81,11 @@ async def cand_httpx_shared(url, conns, seconds):
     import httpx
 
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=conns, max_keepalive_connections=conns)) as c:
+
         async def one(_):
             r = await c.post(url, content=PAYLOAD, headers=HEADERS)
             r.read()
+
         return await closed_loop(one, conns, seconds)
 
 
@@ -90,9 +94,11 @@ async def cand_httpx_per_worker(url, conns, seconds):
 
     clients = [httpx.AsyncClient() for _ in range(conns)]
     try:
+
         async def one(i):
             r = await clients[i].post(url, content=PAYLOAD, headers=HEADERS)
             r.read()
+
         return await closed_loop(one, conns, seconds)
     finally:
         for c in clients:
@@ -104,9 +110,11 @@ async def cand_aiohttp(url, conns, seconds):
 
     conn = aiohttp.TCPConnector(limit=conns, force_close=False)
     async with aiohttp.ClientSession(connector=conn) as s:
+
         async def one(_):
             async with s.post(url, data=PAYLOAD, headers=HEADERS) as r:
                 await r.read()
+
         return await closed_loop(one, conns, seconds)
 
 

@@ -9,7 +9,8 @@ connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("modelreg migrations run through `modelreg db upgrade`")
 
-context.configure(connection=connection, target_metadata=tables.SQLModel.metadata,
-                  render_as_batch=connection.dialect.name == "sqlite")
+context.configure(
+    connection=connection, target_metadata=tables.SQLModel.metadata, render_as_batch=connection.dialect.name == "sqlite"
+)
 with context.begin_transaction():
     context.run_migrations()

@@ -30,21 +30,24 @@ Superusers and the owner of the tables (the role that ran the upgrade) are
 exempt from the guards, as they are from every PostgreSQL control; their
 changes are still recorded.
 """
+
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 TS = 27
-DEFAULT_POLICY = ('{"alerts":{"error_rate_threshold":0.01,"webhooks":[]},"policy":{"approvers":[],'
-                  '"benchmark_max_age_days":7,"deprecation_notice_days":90,"max_error_rate":0.01,'
-                  '"notice_before_retirement_days":[30,7,1],"require_model_card":false,'
-                  '"required_checks":["evaluation","security","compliance","benchmark"],'
-                  '"separation_of_duties":true,"test_clock":false}}')
+DEFAULT_POLICY = (
+    '{"alerts":{"error_rate_threshold":0.01,"webhooks":[]},"policy":{"approvers":[],'
+    '"benchmark_max_age_days":7,"deprecation_notice_days":90,"max_error_rate":0.01,'
+    '"notice_before_retirement_days":[30,7,1],"require_model_card":false,'
+    '"required_checks":["evaluation","security","compliance","benchmark"],'
+    '"separation_of_duties":true,"test_clock":false}}'
+)
 ROLES = ("modelreg_reader", "modelreg_operator", "modelreg_approver", "modelreg_admin")
 
 
@@ -70,42 +73,54 @@ def upgrade() -> None:
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         preflight(conn)
-    op.create_table('policy_version',
-                    sa.Column('version', sa.Integer(), autoincrement=False, nullable=False),
-                    sa.Column('document', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-                    sa.Column('created_at', sqlmodel.sql.sqltypes.AutoString(length=TS), nullable=False),
-                    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-                    sa.PrimaryKeyConstraint('version'))
-    conn.execute(sa.text("INSERT INTO policy_version (version, document, created_at, created_by) "
-                         "VALUES (1, :doc, :at, 'modelreg db upgrade')"),
-                 {"doc": DEFAULT_POLICY, "at": "1970-01-01T00:00:00.000000Z"})
-    with op.batch_alter_table('audit_event') as batch:
-        batch.add_column(sa.Column('os_user', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True))
-        batch.add_column(sa.Column('policy_version', sa.Integer(), nullable=True))
-    op.create_table('lifecycle_event',
-                    sa.Column('id', sa.Integer(), nullable=False),
-                    sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-                    sa.Column('target', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-                    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-                    sa.Column('at', sqlmodel.sql.sqltypes.AutoString(length=TS), nullable=False),
-                    sa.Column('policy_version', sa.Integer(), nullable=True),
-                    sa.Column('payload', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-                    sa.PrimaryKeyConstraint('id'))
-    op.create_index('ix_lifecycle_event_target', 'lifecycle_event', ['target'])
-    op.create_table('event_delivery',
-                    sa.Column('event_id', sa.Integer(), nullable=False),
-                    sa.Column('url', sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=False),
-                    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-                    sa.Column('attempts', sa.Integer(), nullable=False),
-                    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-                    sa.Column('updated_at', sqlmodel.sql.sqltypes.AutoString(length=TS), nullable=False),
-                    sa.ForeignKeyConstraint(['event_id'], ['lifecycle_event.id']),
-                    sa.PrimaryKeyConstraint('event_id', 'url'))
-    op.create_index('ix_event_delivery_status', 'event_delivery', ['status'])
+    op.create_table(
+        "policy_version",
+        sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("document", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.AutoString(length=TS), nullable=False),
+        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.PrimaryKeyConstraint("version"),
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO policy_version (version, document, created_at, created_by) "
+            "VALUES (1, :doc, :at, 'modelreg db upgrade')"
+        ),
+        {"doc": DEFAULT_POLICY, "at": "1970-01-01T00:00:00.000000Z"},
+    )
+    with op.batch_alter_table("audit_event") as batch:
+        batch.add_column(sa.Column("os_user", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True))
+        batch.add_column(sa.Column("policy_version", sa.Integer(), nullable=True))
+    op.create_table(
+        "lifecycle_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("type", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("target", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("at", sqlmodel.sql.sqltypes.AutoString(length=TS), nullable=False),
+        sa.Column("policy_version", sa.Integer(), nullable=True),
+        sa.Column("payload", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_lifecycle_event_target", "lifecycle_event", ["target"])
+    op.create_table(
+        "event_delivery",
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.AutoString(length=TS), nullable=False),
+        sa.ForeignKeyConstraint(["event_id"], ["lifecycle_event.id"]),
+        sa.PrimaryKeyConstraint("event_id", "url"),
+    )
+    op.create_index("ix_event_delivery_status", "event_delivery", ["status"])
     rows = conn.execute(sa.text("SELECT model_id, version FROM model_version")).all()
     for start in range(0, len(rows), 5000):
-        conn.execute(sa.text("UPDATE model_version SET version_key = :k WHERE model_id = :m AND version = :v"),
-                     [{"k": _sort_key(v), "m": m, "v": v} for m, v in rows[start:start + 5000]])
+        conn.execute(
+            sa.text("UPDATE model_version SET version_key = :k WHERE model_id = :m AND version = :v"),
+            [{"k": _sort_key(v), "m": m, "v": v} for m, v in rows[start : start + 5000]],
+        )
     if postgres:
         for statement in enforcement_sql(conn):
             conn.execute(sa.text(statement))
@@ -117,8 +132,11 @@ def downgrade() -> None:
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
 def role_sql() -> list[str]:
-    out = [f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{r}') THEN "
-           f"CREATE ROLE {r} NOLOGIN; END IF; END $$" for r in ROLES]
+    out = [
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{r}') THEN "
+        f"CREATE ROLE {r} NOLOGIN; END IF; END $$"
+        for r in ROLES
+    ]
     out.append("GRANT modelreg_reader TO modelreg_operator, modelreg_approver, modelreg_admin")
     return out
 
@@ -126,8 +144,9 @@ def role_sql() -> list[str]:
 def preflight(conn) -> None:
     """Refuse to continue half-configured: without the group roles and no
     right to create them, stop and print the SQL for a database administrator."""
-    missing = [r for r in ROLES if conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": r}).first()
-               is None]
+    missing = [
+        r for r in ROLES if conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": r}).first() is None
+    ]
     if not missing:
         return
     can = conn.execute(sa.text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")).scalar()
@@ -136,23 +155,44 @@ def preflight(conn) -> None:
             conn.execute(sa.text(statement))
         return
     from modelreg.errors import DatabaseError
-    raise DatabaseError(f"the PostgreSQL group roles {', '.join(missing)} do not exist and this role may not create "
-                        "them; nothing was changed. Ask a database administrator to run this SQL, then run "
-                        "`modelreg db upgrade` again:",
-                        details=[statement + ";" for statement in role_sql()])
+
+    raise DatabaseError(
+        f"the PostgreSQL group roles {', '.join(missing)} do not exist and this role may not create "
+        "them; nothing was changed. Ask a database administrator to run this SQL, then run "
+        "`modelreg db upgrade` again:",
+        details=[statement + ";" for statement in role_sql()],
+    )
 
 
 def enforcement_sql(conn) -> list[str]:
     schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
     s = f'"{schema}"'
     path = f"SET search_path = {s}, pg_temp"
-    tables = ["model", "model_version", "version_attribute", "check_result", "benchmark_run", "retirement_notice",
-              "audit_event", "audit_head", "advisory", "observation", "baseline", "alert", "alert_delivery",
-              "policy_version", "lifecycle_event", "event_delivery", "alembic_version"]
+    tables = [
+        "model",
+        "model_version",
+        "version_attribute",
+        "check_result",
+        "benchmark_run",
+        "retirement_notice",
+        "audit_event",
+        "audit_head",
+        "advisory",
+        "observation",
+        "baseline",
+        "alert",
+        "alert_delivery",
+        "policy_version",
+        "lifecycle_event",
+        "event_delivery",
+        "alembic_version",
+    ]
     writers = "modelreg_operator, modelreg_approver, modelreg_admin"
     # restore_marker: the transactions that `db copy` restores in (owner-only; see modelreg_restore_begin)
-    sql = ["CREATE TABLE IF NOT EXISTS restore_marker (xact text PRIMARY KEY)",
-           "REVOKE ALL ON restore_marker FROM PUBLIC"]
+    sql = [
+        "CREATE TABLE IF NOT EXISTS restore_marker (xact text PRIMARY KEY)",
+        "REVOKE ALL ON restore_marker FROM PUBLIC",
+    ]
     sql += [f"REVOKE ALL ON {t} FROM PUBLIC" for t in tables]
     sql += [f"GRANT SELECT ON {t} TO modelreg_reader" for t in tables]
     sql += [
@@ -166,8 +206,12 @@ def enforcement_sql(conn) -> list[str]:
         f"GRANT INSERT, UPDATE ON event_delivery TO {writers}",
         "GRANT INSERT ON policy_version TO modelreg_admin",
     ]
-    for table, column in (("check_result", "id"), ("benchmark_run", "run_id"), ("alert", "id"),
-                          ("lifecycle_event", "id")):
+    for table, column in (
+        ("check_result", "id"),
+        ("benchmark_run", "run_id"),
+        ("alert", "id"),
+        ("lifecycle_event", "id"),
+    ):
         sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table, "c": column}).scalar()
         sql.append(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {writers}")
 
@@ -229,8 +273,10 @@ BEGIN
        AS u(seq, at, action, target, before, after, prev, hash, os_user);
   UPDATE audit_head SET seq = h_seq, hash = h_hash WHERE id = 1;
 END $$""")
-    sql.append("REVOKE ALL ON FUNCTION modelreg_append_all(text[], text[], text[], text[], text[], text[], integer) "
-               "FROM PUBLIC")
+    sql.append(
+        "REVOKE ALL ON FUNCTION modelreg_append_all(text[], text[], text[], text[], text[], text[], integer) "
+        "FROM PUBLIC"
+    )
     sql.append(f"""
 CREATE OR REPLACE FUNCTION modelreg_audit_append(p_at text[], p_action text[], p_target text[], p_before text[],
     p_after text[], p_os_user text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER {path} AS $$
@@ -242,8 +288,12 @@ BEGIN
   END IF;
   PERFORM modelreg_append_all(p_at, p_action, p_target, p_before, p_after, p_os_user, modelreg_policy_version());
 END $$""")
-    sql.append("REVOKE ALL ON FUNCTION modelreg_audit_append(text[], text[], text[], text[], text[], text[]) FROM PUBLIC")
-    sql.append(f"GRANT EXECUTE ON FUNCTION modelreg_audit_append(text[], text[], text[], text[], text[], text[]) TO {writers}")
+    sql.append(
+        "REVOKE ALL ON FUNCTION modelreg_audit_append(text[], text[], text[], text[], text[], text[]) FROM PUBLIC"
+    )
+    sql.append(
+        f"GRANT EXECUTE ON FUNCTION modelreg_audit_append(text[], text[], text[], text[], text[], text[]) TO {writers}"
+    )
     sql.append(f"""
 CREATE OR REPLACE FUNCTION modelreg_begin() RETURNS TABLE(seq bigint, actor text, now text, roles text[])
 LANGUAGE plpgsql SECURITY DEFINER {path} AS $$
@@ -354,8 +404,13 @@ BEGIN
   PERFORM setval(pg_get_serial_sequence('lifecycle_event', 'id'), GREATEST((SELECT max(id) FROM lifecycle_event), 1),
                  (SELECT max(id) FROM lifecycle_event) IS NOT NULL);
 END $$""")
-    for fn in ("modelreg_restore_begin()", "modelreg_restore_rows(text, jsonb)", "modelreg_restore_audit(bigint[], text[], text[], text[], text[], text[], "
-               "text[], text[], text[], text[], integer[])", "modelreg_restore_end(bigint, text)"):
+    for fn in (
+        "modelreg_restore_begin()",
+        "modelreg_restore_rows(text, jsonb)",
+        "modelreg_restore_audit(bigint[], text[], text[], text[], text[], text[], "
+        "text[], text[], text[], text[], integer[])",
+        "modelreg_restore_end(bigint, text)",
+    ):
         sql.append(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC")
         sql.append(f"GRANT EXECUTE ON FUNCTION {fn} TO modelreg_admin")
     return sql
@@ -370,29 +425,63 @@ END $$""")
 # of the same transaction covers (same target, or its model), so raw SQL never
 # goes unrecorded.
 KEYS = {
-    "model": ("model_id",), "model_version": ("model_id", "version"),
-    "version_attribute": ("kind", "value", "model_id", "version"), "check_result": ("id",),
-    "benchmark_run": ("run_id",), "advisory": ("advisory_id", "model_id"), "policy_version": ("version",),
+    "model": ("model_id",),
+    "model_version": ("model_id", "version"),
+    "version_attribute": ("kind", "value", "model_id", "version"),
+    "check_result": ("id",),
+    "benchmark_run": ("run_id",),
+    "advisory": ("advisory_id", "model_id"),
+    "policy_version": ("version",),
     "retirement_notice": ("model_id", "version", "retire_on", "days_before"),
 }
 TARGET = {"model": "r.model_id", "advisory": "r.model_id", "policy_version": "'policy'"}
-MANIFEST = ("model_id", "version", "version_key", "prerelease", "provider", "capabilities", "parameters",
-            "avg_latency_ms", "p95_latency_ms", "cost_per_request_usd", "data_residency", "pii_handling",
-            "approved_domains", "endpoint", "endpoint_kind", "description", "registered_at", "registered_by")
-LIFECYCLE = ("canary_weight", "default_since", "approved_at", "approved_by", "deprecated_at", "deprecated_by",
-             "deprecation_reason", "retire_on", "replacement", "retired_at", "rejected_at")
+MANIFEST = (
+    "model_id",
+    "version",
+    "version_key",
+    "prerelease",
+    "provider",
+    "capabilities",
+    "parameters",
+    "avg_latency_ms",
+    "p95_latency_ms",
+    "cost_per_request_usd",
+    "data_residency",
+    "pii_handling",
+    "approved_domains",
+    "endpoint",
+    "endpoint_kind",
+    "description",
+    "registered_at",
+    "registered_by",
+)
+LIFECYCLE = (
+    "canary_weight",
+    "default_since",
+    "approved_at",
+    "approved_by",
+    "deprecated_at",
+    "deprecated_by",
+    "deprecation_reason",
+    "retire_on",
+    "replacement",
+    "retired_at",
+    "rejected_at",
+)
 
 
 def _differ(columns: tuple[str, ...]) -> str:
-    return (f"({', '.join('o.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('n.' + c for c in columns)})")
+    return f"({', '.join('o.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('n.' + c for c in columns)})"
 
 
 def _fail(condition: str, message: str, *args: str) -> str:
     """RAISE when some row meets `condition` (a WHERE over the transition tables)."""
     shown = ", ".join(args)
-    return (f"  SELECT {shown or 'NULL'} INTO bad FROM {condition} LIMIT 1;\n"
-            f"  IF FOUND THEN RAISE EXCEPTION 'modelreg: {message}'{', ' + ', '.join('bad.' + a.split()[-1] for a in args) if args else ''}"
-            f" USING ERRCODE = '42501'; END IF;\n")
+    return (
+        f"  SELECT {shown or 'NULL'} INTO bad FROM {condition} LIMIT 1;\n"
+        f"  IF FOUND THEN RAISE EXCEPTION 'modelreg: {message}'{', ' + ', '.join('bad.' + a.split()[-1] for a in args) if args else ''}"
+        f" USING ERRCODE = '42501'; END IF;\n"
+    )
 
 
 def guard_sql(path: str) -> list[str]:
@@ -449,8 +538,10 @@ BEGIN
   RETURN NULL;
 END $$""")
     sql.append("DROP TRIGGER IF EXISTS modelreg_record_raw ON audit_tx")
-    sql.append("CREATE CONSTRAINT TRIGGER modelreg_record_raw AFTER INSERT ON audit_tx DEFERRABLE INITIALLY DEFERRED "
-               "FOR EACH ROW EXECUTE FUNCTION modelreg_record_raw()")
+    sql.append(
+        "CREATE CONSTRAINT TRIGGER modelreg_record_raw AFTER INSERT ON audit_tx DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW EXECUTE FUNCTION modelreg_record_raw()"
+    )
 
     for table, keys in KEYS.items():
         target = TARGET.get(table, "r.model_id || '@' || r.version")
@@ -464,7 +555,9 @@ END $$""")
                 rows = f"SELECT {target}, to_jsonb(r)::text, 'null' FROM o r"
                 ref = "REFERENCING OLD TABLE AS o"
             else:
-                rows = f"SELECT {target.replace('r.', 'n.')}, to_jsonb(o)::text, to_jsonb(n)::text FROM o JOIN n ON {join}"
+                rows = (
+                    f"SELECT {target.replace('r.', 'n.')}, to_jsonb(o)::text, to_jsonb(n)::text FROM o JOIN n ON {join}"
+                )
                 ref = "REFERENCING OLD TABLE AS o NEW TABLE AS n"
             name = f"modelreg_{event}_{table}"
             sql.append(f"""
@@ -490,13 +583,19 @@ BEGIN
   RETURN NULL;
 END $$""")
             sql.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-            sql.append(f"CREATE TRIGGER {name} AFTER {event.upper()} ON {table} {ref} FOR EACH STATEMENT "
-                       f"EXECUTE FUNCTION {name}()")
+            sql.append(
+                f"CREATE TRIGGER {name} AFTER {event.upper()} ON {table} {ref} FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {name}()"
+            )
     for table in KEYS:
         sql.append(f"DROP TRIGGER IF EXISTS modelreg_truncate ON {table}")
-        sql.append(f"CREATE TRIGGER modelreg_truncate BEFORE TRUNCATE ON {table} FOR EACH STATEMENT "
-                   "EXECUTE FUNCTION modelreg_refuse_truncate()")
-    sql.insert(4, f"""
+        sql.append(
+            f"CREATE TRIGGER modelreg_truncate BEFORE TRUNCATE ON {table} FOR EACH STATEMENT "
+            "EXECUTE FUNCTION modelreg_refuse_truncate()"
+        )
+    sql.insert(
+        4,
+        f"""
 CREATE OR REPLACE FUNCTION modelreg_refuse_truncate() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER {path} AS $$
 BEGIN
   IF NOT modelreg_exempt() THEN
@@ -504,7 +603,8 @@ BEGIN
       TG_TABLE_NAME USING ERRCODE = '42501';
   END IF;
   RETURN NULL;
-END $$""")
+END $$""",
+    )
     return sql
 
 
@@ -512,124 +612,195 @@ def guard_checks(table: str, event: str, join: str) -> str:
     """The plpgsql body that refuses what the acting role may not do (set-based)."""
     stamp = "NOT test_clock AND ({c} < low OR {c} > high)"
     if event == "delete":
-        return (f"    RAISE EXCEPTION 'modelreg: % may not delete from {table}: registry records are never deleted', me "
-                "USING ERRCODE = '42501';\n")
+        return (
+            f"    RAISE EXCEPTION 'modelreg: % may not delete from {table}: registry records are never deleted', me "
+            "USING ERRCODE = '42501';\n"
+        )
     if event == "update" and table not in ("model", "model_version", "advisory"):
         return f"    RAISE EXCEPTION 'modelreg: {table} records are never changed' USING ERRCODE = '42501';\n"
     if table == "model_version" and event == "insert":
-        return ("    PERFORM modelreg_need('modelreg_operator', 'register model versions');\n"
-                + _fail("n WHERE status NOT IN ('TESTING', 'EXPERIMENTAL') OR registered_by <> me OR approved_at IS NOT NULL "
-                        "OR approved_by IS NOT NULL OR default_since IS NOT NULL OR canary_weight IS NOT NULL "
-                        "OR deprecated_at IS NOT NULL OR retired_at IS NOT NULL OR rejected_at IS NOT NULL",
-                        "% enters as TESTING or EXPERIMENTAL, registered by the role that inserts it (%)",
-                        "model_id || '@' || version AS target", "me AS who")
-                + _fail(f"n WHERE {stamp.format(c='registered_at')}",
-                        "registered_at % is not the server''s clock (writes are stamped by the database server)",
-                        "registered_at AS at"))
+        return (
+            "    PERFORM modelreg_need('modelreg_operator', 'register model versions');\n"
+            + _fail(
+                "n WHERE status NOT IN ('TESTING', 'EXPERIMENTAL') OR registered_by <> me OR approved_at IS NOT NULL "
+                "OR approved_by IS NOT NULL OR default_since IS NOT NULL OR canary_weight IS NOT NULL "
+                "OR deprecated_at IS NOT NULL OR retired_at IS NOT NULL OR rejected_at IS NOT NULL",
+                "% enters as TESTING or EXPERIMENTAL, registered by the role that inserts it (%)",
+                "model_id || '@' || version AS target",
+                "me AS who",
+            )
+            + _fail(
+                f"n WHERE {stamp.format(c='registered_at')}",
+                "registered_at % is not the server''s clock (writes are stamped by the database server)",
+                "registered_at AS at",
+            )
+        )
     if table == "model_version":  # update
-        body = _fail(f"o JOIN n ON {join} WHERE {_differ(MANIFEST)}",
-                     "the registered manifest of % is immutable (a change is a new version)",
-                     "n.model_id || '@' || n.version AS target")
-        body += ("  FOR pair IN SELECT DISTINCT o.status || '>' || n.status FROM o JOIN n ON " + join
-                 + " WHERE o.status <> n.status LOOP\n"
-                 "    IF pair = 'EXPERIMENTAL>TESTING' THEN\n"
-                 "      PERFORM modelreg_need_any(ARRAY['modelreg_operator', 'modelreg_approver'], 'move versions to TESTING');\n"
-                 "    ELSIF pair = 'TESTING>REJECTED' THEN\n"
-                 "      PERFORM modelreg_need('modelreg_operator', 'reject versions');\n"
-                 "    ELSIF pair = 'TESTING>APPROVED' THEN\n"
-                 "      PERFORM modelreg_need('modelreg_approver', 'approve versions');\n"
-                 "    ELSIF pair IN ('APPROVED>DEPRECATED', 'DEPRECATED>APPROVED') THEN\n"
-                 "      PERFORM modelreg_need('modelreg_approver', 'change a deprecation');\n"
-                 "    ELSIF pair = 'APPROVED>TESTING' THEN\n"
-                 "      PERFORM modelreg_need('modelreg_approver', 'abort a rollout');\n"
-                 "    ELSIF pair = 'DEPRECATED>RETIRED' THEN\n"
-                 "      PERFORM modelreg_need_any(ARRAY['modelreg_operator', 'modelreg_approver'], 'retire versions');\n"
-                 "    ELSE\n"
-                 "      SELECT n.model_id || '@' || n.version AS target INTO bad FROM o JOIN n ON " + join
-                 + " WHERE o.status || '>' || n.status = pair LIMIT 1;\n"
-                 "      RAISE EXCEPTION 'modelreg: % is %; cannot move to %', bad.target, split_part(pair, '>', 1),"
-                 " split_part(pair, '>', 2) USING ERRCODE = '42501';\n"
-                 "    END IF;\n"
-                 "  END LOOP;\n")
-        body += _fail(f"o JOIN n ON {join} WHERE o.status <> n.status AND {stamp.format(c='n.status_changed_at')}",
-                      "status_changed_at % is not the server''s clock (writes are stamped by the database server)",
-                      "n.status_changed_at AS at")
-        body += _fail(f"o JOIN n ON {join} WHERE o.status = 'TESTING' AND n.status = 'APPROVED' "
-                      "AND (n.approved_by IS DISTINCT FROM me OR " + stamp.format(c="n.approved_at") + ")",
-                      "% is approved by the role that approves it (%), at the server''s time",
-                      "n.model_id || '@' || n.version AS target", "me AS who")
-        body += _fail(f"o JOIN n ON {join} WHERE o.status = 'TESTING' AND n.status = 'APPROVED' AND n.registered_by = me "
-                      "AND coalesce((pol #>> '{policy,separation_of_duties}')::boolean, true)",
-                      "% registered % and may not approve it (separation_of_duties)",
-                      "me AS who", "n.model_id || '@' || n.version AS target")
-        body += _fail(f"o JOIN n ON {join} WHERE o.status = 'TESTING' AND n.status = 'APPROVED' "
-                      "AND jsonb_array_length(coalesce(pol #> '{policy,approvers}', '[]'::jsonb)) > 0 "
-                      "AND NOT (pol #> '{policy,approvers}') ? me",
-                      "% is not an approver (policy.approvers)", "me AS who")
-        body += _fail(f"o JOIN n ON {join} WHERE o.status = 'APPROVED' AND n.status = 'TESTING' AND o.canary_weight IS NULL",
-                      "% is APPROVED; only a canary goes back to TESTING (`rollout --abort`)",
-                      "n.model_id || '@' || n.version AS target")
-        body += _fail(f"o JOIN n ON {join} WHERE o.status = 'DEPRECATED' AND n.status = 'RETIRED' "
-                      "AND o.retire_on > today AND NOT test_clock",
-                      "% retires on % (UTC), not before", "n.model_id || '@' || n.version AS target",
-                      "o.retire_on AS day")
-        body += ("  IF EXISTS (SELECT 1 FROM o JOIN n ON " + join + " WHERE o.status = n.status AND "
-                 + _differ(LIFECYCLE) + ") THEN\n"
-                 "    PERFORM modelreg_need('modelreg_approver', 'change a rollout or a lifecycle date');\n"
-                 "  END IF;\n")
+        body = _fail(
+            f"o JOIN n ON {join} WHERE {_differ(MANIFEST)}",
+            "the registered manifest of % is immutable (a change is a new version)",
+            "n.model_id || '@' || n.version AS target",
+        )
+        body += (
+            "  FOR pair IN SELECT DISTINCT o.status || '>' || n.status FROM o JOIN n ON "
+            + join
+            + " WHERE o.status <> n.status LOOP\n"
+            "    IF pair = 'EXPERIMENTAL>TESTING' THEN\n"
+            "      PERFORM modelreg_need_any(ARRAY['modelreg_operator', 'modelreg_approver'], 'move versions to TESTING');\n"
+            "    ELSIF pair = 'TESTING>REJECTED' THEN\n"
+            "      PERFORM modelreg_need('modelreg_operator', 'reject versions');\n"
+            "    ELSIF pair = 'TESTING>APPROVED' THEN\n"
+            "      PERFORM modelreg_need('modelreg_approver', 'approve versions');\n"
+            "    ELSIF pair IN ('APPROVED>DEPRECATED', 'DEPRECATED>APPROVED') THEN\n"
+            "      PERFORM modelreg_need('modelreg_approver', 'change a deprecation');\n"
+            "    ELSIF pair = 'APPROVED>TESTING' THEN\n"
+            "      PERFORM modelreg_need('modelreg_approver', 'abort a rollout');\n"
+            "    ELSIF pair = 'DEPRECATED>RETIRED' THEN\n"
+            "      PERFORM modelreg_need_any(ARRAY['modelreg_operator', 'modelreg_approver'], 'retire versions');\n"
+            "    ELSE\n"
+            "      SELECT n.model_id || '@' || n.version AS target INTO bad FROM o JOIN n ON "
+            + join
+            + " WHERE o.status || '>' || n.status = pair LIMIT 1;\n"
+            "      RAISE EXCEPTION 'modelreg: % is %; cannot move to %', bad.target, split_part(pair, '>', 1),"
+            " split_part(pair, '>', 2) USING ERRCODE = '42501';\n"
+            "    END IF;\n"
+            "  END LOOP;\n"
+        )
+        body += _fail(
+            f"o JOIN n ON {join} WHERE o.status <> n.status AND {stamp.format(c='n.status_changed_at')}",
+            "status_changed_at % is not the server''s clock (writes are stamped by the database server)",
+            "n.status_changed_at AS at",
+        )
+        body += _fail(
+            f"o JOIN n ON {join} WHERE o.status = 'TESTING' AND n.status = 'APPROVED' "
+            "AND (n.approved_by IS DISTINCT FROM me OR " + stamp.format(c="n.approved_at") + ")",
+            "% is approved by the role that approves it (%), at the server''s time",
+            "n.model_id || '@' || n.version AS target",
+            "me AS who",
+        )
+        body += _fail(
+            f"o JOIN n ON {join} WHERE o.status = 'TESTING' AND n.status = 'APPROVED' AND n.registered_by = me "
+            "AND coalesce((pol #>> '{policy,separation_of_duties}')::boolean, true)",
+            "% registered % and may not approve it (separation_of_duties)",
+            "me AS who",
+            "n.model_id || '@' || n.version AS target",
+        )
+        body += _fail(
+            f"o JOIN n ON {join} WHERE o.status = 'TESTING' AND n.status = 'APPROVED' "
+            "AND jsonb_array_length(coalesce(pol #> '{policy,approvers}', '[]'::jsonb)) > 0 "
+            "AND NOT (pol #> '{policy,approvers}') ? me",
+            "% is not an approver (policy.approvers)",
+            "me AS who",
+        )
+        body += _fail(
+            f"o JOIN n ON {join} WHERE o.status = 'APPROVED' AND n.status = 'TESTING' AND o.canary_weight IS NULL",
+            "% is APPROVED; only a canary goes back to TESTING (`rollout --abort`)",
+            "n.model_id || '@' || n.version AS target",
+        )
+        body += _fail(
+            f"o JOIN n ON {join} WHERE o.status = 'DEPRECATED' AND n.status = 'RETIRED' "
+            "AND o.retire_on > today AND NOT test_clock",
+            "% retires on % (UTC), not before",
+            "n.model_id || '@' || n.version AS target",
+            "o.retire_on AS day",
+        )
+        body += (
+            "  IF EXISTS (SELECT 1 FROM o JOIN n ON "
+            + join
+            + " WHERE o.status = n.status AND "
+            + _differ(LIFECYCLE)
+            + ") THEN\n"
+            "    PERFORM modelreg_need('modelreg_approver', 'change a rollout or a lifecycle date');\n"
+            "  END IF;\n"
+        )
         return body
     if table == "model" and event == "insert":
         return "    PERFORM modelreg_need('modelreg_operator', 'register models');\n"
     if table == "model":  # update
-        return (_fail(f"o JOIN n ON {join} WHERE (o.provider, o.created_at) IS DISTINCT FROM (n.provider, n.created_at)",
-                      "the provider and creation of model % are fixed", "n.model_id AS target")
-                + f"  IF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE o.canary_version IS DISTINCT FROM n.canary_version) THEN\n"
-                "    PERFORM modelreg_need('modelreg_approver', 'change a rollout');\n  END IF;\n"
-                f"  IF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE o.fallbacks IS DISTINCT FROM n.fallbacks AND EXISTS ("
-                "SELECT 1 FROM model_version v WHERE v.model_id = n.model_id AND v.status IN ('APPROVED', 'DEPRECATED'))) THEN\n"
-                "    PERFORM modelreg_need('modelreg_approver', 'change the fallbacks of a model with approved versions');\n"
-                f"  ELSIF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE o.fallbacks IS DISTINCT FROM n.fallbacks) THEN\n"
-                "    PERFORM modelreg_need_any(ARRAY['modelreg_operator', 'modelreg_approver'], 'change fallbacks');\n"
-                "  END IF;\n"
-                f"  IF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE (o.owner, o.description) IS DISTINCT FROM "
-                "(n.owner, n.description)) THEN\n"
-                "    PERFORM modelreg_need('modelreg_operator', 'change models');\n  END IF;\n")
+        return (
+            _fail(
+                f"o JOIN n ON {join} WHERE (o.provider, o.created_at) IS DISTINCT FROM (n.provider, n.created_at)",
+                "the provider and creation of model % are fixed",
+                "n.model_id AS target",
+            )
+            + f"  IF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE o.canary_version IS DISTINCT FROM n.canary_version) THEN\n"
+            "    PERFORM modelreg_need('modelreg_approver', 'change a rollout');\n  END IF;\n"
+            f"  IF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE o.fallbacks IS DISTINCT FROM n.fallbacks AND EXISTS ("
+            "SELECT 1 FROM model_version v WHERE v.model_id = n.model_id AND v.status IN ('APPROVED', 'DEPRECATED'))) THEN\n"
+            "    PERFORM modelreg_need('modelreg_approver', 'change the fallbacks of a model with approved versions');\n"
+            f"  ELSIF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE o.fallbacks IS DISTINCT FROM n.fallbacks) THEN\n"
+            "    PERFORM modelreg_need_any(ARRAY['modelreg_operator', 'modelreg_approver'], 'change fallbacks');\n"
+            "  END IF;\n"
+            f"  IF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE (o.owner, o.description) IS DISTINCT FROM "
+            "(n.owner, n.description)) THEN\n"
+            "    PERFORM modelreg_need('modelreg_operator', 'change models');\n  END IF;\n"
+        )
     if table == "check_result":
-        return ("    PERFORM modelreg_need('modelreg_operator', 'record reviews');\n"
-                + _fail("n WHERE actor <> me", "a review is recorded by the role that records it (%), not %",
-                        "me AS who", "actor AS claimed")
-                + _fail(f"n WHERE {stamp.format(c='at')}",
-                        "a review time % is not the server''s clock (writes are stamped by the database server)",
-                        "at AS at")
-                + _fail("n JOIN model_version v ON v.model_id = n.model_id AND v.version = n.version "
-                        "WHERE n.name IN ('security', 'compliance') AND v.registered_by = me "
-                        "AND coalesce((pol #>> '{policy,separation_of_duties}')::boolean, true)",
-                        "% registered % and may not record its % review (separation_of_duties)",
-                        "me AS who", "n.model_id || '@' || n.version AS target", "n.name AS check_name"))
+        return (
+            "    PERFORM modelreg_need('modelreg_operator', 'record reviews');\n"
+            + _fail(
+                "n WHERE actor <> me",
+                "a review is recorded by the role that records it (%), not %",
+                "me AS who",
+                "actor AS claimed",
+            )
+            + _fail(
+                f"n WHERE {stamp.format(c='at')}",
+                "a review time % is not the server''s clock (writes are stamped by the database server)",
+                "at AS at",
+            )
+            + _fail(
+                "n JOIN model_version v ON v.model_id = n.model_id AND v.version = n.version "
+                "WHERE n.name IN ('security', 'compliance') AND v.registered_by = me "
+                "AND coalesce((pol #>> '{policy,separation_of_duties}')::boolean, true)",
+                "% registered % and may not record its % review (separation_of_duties)",
+                "me AS who",
+                "n.model_id || '@' || n.version AS target",
+                "n.name AS check_name",
+            )
+        )
     if table == "benchmark_run":
-        return ("    PERFORM modelreg_need('modelreg_operator', 'record benchmark runs');\n"
-                + _fail("n WHERE actor <> me", "a benchmark run is recorded by the role that ran it (%), not %",
-                        "me AS who", "actor AS claimed")
-                + _fail(f"n WHERE {stamp.format(c='finished_at')}",
-                        "a benchmark finish time % is not the server''s clock", "finished_at AS at"))
+        return (
+            "    PERFORM modelreg_need('modelreg_operator', 'record benchmark runs');\n"
+            + _fail(
+                "n WHERE actor <> me",
+                "a benchmark run is recorded by the role that ran it (%), not %",
+                "me AS who",
+                "actor AS claimed",
+            )
+            + _fail(
+                f"n WHERE {stamp.format(c='finished_at')}",
+                "a benchmark finish time % is not the server''s clock",
+                "finished_at AS at",
+            )
+        )
     if table == "version_attribute":
         return "    PERFORM modelreg_need('modelreg_operator', 'register model versions');\n"
     if table == "retirement_notice":
         return "    PERFORM modelreg_need_any(ARRAY['modelreg_operator', 'modelreg_approver'], 'raise retirement notices');\n"
     if table == "policy_version":
-        return ("    PERFORM modelreg_need('modelreg_admin', 'change the policy');\n"
-                + _fail("n WHERE created_by <> me OR version <> (SELECT max(p.version) FROM policy_version p "
-                        "WHERE p.version NOT IN (SELECT version FROM n)) + 1 OR (SELECT count(*) FROM n) <> 1",
-                        "a policy version is the next number, created by the role that writes it (%)", "me AS who"))
+        return "    PERFORM modelreg_need('modelreg_admin', 'change the policy');\n" + _fail(
+            "n WHERE created_by <> me OR version <> (SELECT max(p.version) FROM policy_version p "
+            "WHERE p.version NOT IN (SELECT version FROM n)) + 1 OR (SELECT count(*) FROM n) <> 1",
+            "a policy version is the next number, created by the role that writes it (%)",
+            "me AS who",
+        )
     if table == "advisory" and event == "insert":
-        return ("    PERFORM modelreg_need('modelreg_operator', 'add security advisories');\n"
-                + _fail("n WHERE created_by <> me OR status <> 'open'",
-                        "an advisory is added open, by the role that adds it (%)", "me AS who"))
+        return "    PERFORM modelreg_need('modelreg_operator', 'add security advisories');\n" + _fail(
+            "n WHERE created_by <> me OR status <> 'open'",
+            "an advisory is added open, by the role that adds it (%)",
+            "me AS who",
+        )
     if table == "advisory":  # update
-        return (_fail(f"o JOIN n ON {join} WHERE (o.affected, o.severity, o.summary, o.created_at, o.created_by) IS DISTINCT "
-                      "FROM (n.affected, n.severity, n.summary, n.created_at, n.created_by) "
-                      "OR (o.status <> n.status AND NOT (o.status = 'open' AND n.status = 'withdrawn'))",
-                      "advisory % only ever changes from open to withdrawn", "n.advisory_id AS ident")
-                + f"  IF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE o.status <> n.status) THEN\n"
-                "    PERFORM modelreg_need('modelreg_approver', 'withdraw advisories');\n  END IF;\n")
+        return (
+            _fail(
+                f"o JOIN n ON {join} WHERE (o.affected, o.severity, o.summary, o.created_at, o.created_by) IS DISTINCT "
+                "FROM (n.affected, n.severity, n.summary, n.created_at, n.created_by) "
+                "OR (o.status <> n.status AND NOT (o.status = 'open' AND n.status = 'withdrawn'))",
+                "advisory % only ever changes from open to withdrawn",
+                "n.advisory_id AS ident",
+            )
+            + f"  IF EXISTS (SELECT 1 FROM o JOIN n ON {join} WHERE o.status <> n.status) THEN\n"
+            "    PERFORM modelreg_need('modelreg_approver', 'withdraw advisories');\n  END IF;\n"
+        )
     raise AssertionError((table, event))
