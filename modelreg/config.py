@@ -45,6 +45,13 @@ def default_database_url(environ: Mapping[str, str]) -> str:
     return f"sqlite:///{xdg_dir('data', environ) / 'registry.db'}"
 
 
+def as_database_url(value: str) -> str:
+    """A plain file path (`--db registry.db`, as sqlite-utils takes it) is a SQLite URL."""
+    if "://" in value or value.startswith("sqlite:"):
+        return value
+    return f"sqlite:///{Path(value).expanduser().absolute()}"
+
+
 def login_name() -> str:
     try:
         return getpass.getuser()
@@ -178,6 +185,7 @@ def load_config(
     url, sources["database.url"] = pick(
         db, "--db", "MODELREG_DB", data.get("database", {}).get("url"), lambda: (default_database_url(env), "default")
     )
+    url = as_database_url(url)
     os_user = login_name()
     who, sources["actor"] = pick(
         actor, "--actor", "MODELREG_ACTOR", data.get("actor"), lambda: (os_user, "default (login name)")

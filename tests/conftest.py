@@ -26,14 +26,39 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as _hypothesis
 
 PG_URL = os.environ.get("MODELREG_TEST_PG_URL")
+
+# Generated tests: CI draws the same examples every run (a red CI run is a real
+# regression, never bad luck) and reports a failing example as found, without
+# shrinking (shrinking one failure once took minutes); locally every run draws
+# new examples and shrinks what fails. HYPOTHESIS_PROFILE picks one explicitly.
+
+_hypothesis.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+_hypothesis.register_profile("dev", deadline=None, print_blob=True)
+_hypothesis.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev"))
 GUIDE_MANIFEST = Path(__file__).resolve().parents[1] / "modelreg" / "examples" / "guide-models.toml"
 _counter = itertools.count()
 
 
 ALL_ROLES = ("reader", "operator", "approver", "admin")
 _users: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def register_flags(model: str, version: str, *extra: str) -> list[str]:
+    """`register` from flags with the smallest valid manifest (provider p, capability c)."""
+    flags = ["--provider", "p", "--capability", "c", "--avg-latency", "1", "--p95-latency", "1", "--cost", "0"]
+    return ["register", model, "--version", version, *flags, *extra]
 
 
 def user_url(url: str, user: str) -> str:

@@ -48,6 +48,23 @@ def test_history_of_model_and_version(guide_registry, cli):
     assert cli("history", "nope").exit_code == 3
 
 
+def test_history_table_names_the_policy_version_and_a_differing_os_user(guide_registry, cli):
+    table = cli("history", "ms-standard", "--plain").stdout.splitlines()
+    assert table and all(line.split("\t")[-1] == "v1" for line in table)
+    if guide_registry.db.is_sqlite:  # the named actor (alice) is not the login name that ran modelreg
+        import getpass
+
+        assert table[0].split("\t")[2] == f"alice (os: {getpass.getuser()})"
+
+
+def test_a_plain_path_is_a_sqlite_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("--db", "here.db", "db", "upgrade").exit_code == 0
+    assert (tmp_path / "here.db").is_file()
+    (row,) = [r for r in run_cli("--db", "here.db", "config", "show", "--json").json if r["key"] == "database.url"]
+    assert row["value"] == f"sqlite:///{tmp_path / 'here.db'}"
+
+
 def test_config_precedence_and_show(tmp_path, monkeypatch):
     cfg = tmp_path / "config" / "modelreg" / "config.toml"
     cfg.parent.mkdir(parents=True)

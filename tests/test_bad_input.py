@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 ADV = "ms-advanced-reasoning@3.0.1"  # APPROVED in the fixture
 STD = "ms-standard"
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 
 # independent oracles (spec §3), deliberately not modelreg's own code
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 from bench_servers import ServerThread, closed_port_url
-from conftest import as_actor
+from conftest import as_actor, register_flags
 
 TARGET = "chat@1.0.0"
 
@@ -111,22 +111,7 @@ def test_bad_settings_exit_2(cli, server, args):
 
 def test_unknown_version_and_no_endpoint(cli):
     assert cli("benchmark", "nope@1.0.0").exit_code == 3
-    cli(
-        "register",
-        "bare",
-        "--version",
-        "1.0.0",
-        "--provider",
-        "p",
-        "--capability",
-        "c",
-        "--avg-latency",
-        "1",
-        "--p95-latency",
-        "1",
-        "--cost",
-        "0",
-    )
+    cli(*register_flags("bare", "1.0.0"))
     r = cli("benchmark", "bare@1.0.0")
     assert r.exit_code == 2 and "--endpoint" in r.stderr
 

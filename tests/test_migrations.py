@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import load_worker as lw
 import pytest
-from conftest import GUIDE_MANIFEST, drop_pg_database, pg_database_url, pg_user, run_cli
+from conftest import GUIDE_MANIFEST, drop_pg_database, pg_database_url, pg_user, register_flags, run_cli
 from sqlalchemy import create_engine, text
 
 from modelreg.store import schema
@@ -182,22 +182,7 @@ REFUSED = [
     ["deprecate", "--sweep"],
     ["audit", "verify"],
     ["history", ADV],
-    [
-        "register",
-        "x-new",
-        "--version",
-        "1.0.0",
-        "--provider",
-        "p",
-        "--capability",
-        "c",
-        "--avg-latency",
-        "1",
-        "--p95-latency",
-        "1",
-        "--cost",
-        "0",
-    ],
+    register_flags("x-new", "1.0.0"),
 ]
 
 

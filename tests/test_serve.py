@@ -367,7 +367,7 @@ def test_any_query_gets_an_answer_or_a_400_naming_a_parameter(guide_registry):
     )
     with ServerThread(guide_registry) as srv:
 
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
         @given(
             route=st.sampled_from(["/v1/resolve", "/v1/models", "/v1/tree"]),
             pairs=st.lists(st.tuples(names, values), max_size=4),

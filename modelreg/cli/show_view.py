@@ -30,10 +30,11 @@ VERSION_COLUMNS = [
 HISTORY_COLUMNS = [
     ("seq", "#"),
     ("at", "AT"),
-    ("actor", "ACTOR"),
+    ("who", "ACTOR"),
     ("action", "ACTION"),
     ("target", "TARGET"),
     ("change", "CHANGE"),
+    ("policy", "POLICY"),
 ]
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -81,7 +82,17 @@ def change_summary(event: dict) -> str:
 
 
 def history_rows(events: list[dict]) -> list[dict]:
-    return [{**e, "change": change_summary(e)} for e in events]
+    """The actor (and the OS user that ran modelreg, when it differs: SQLite's
+    named actors) and the policy version each decision was made under."""
+    return [
+        {
+            **e,
+            "who": e["actor"] if e.get("os_user") in (None, "", e["actor"]) else f"{e['actor']} (os: {e['os_user']})",
+            "change": change_summary(e),
+            "policy": f"v{e['policy_version']}" if e.get("policy_version") else "",
+        }
+        for e in events
+    ]
 
 
 def _tree_label(entry: dict) -> str:

@@ -156,6 +156,11 @@ def _denied(exc: DBAPIError, actor: str) -> ModelregError | None:
     message = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
     if message.startswith("modelreg:"):
         return AccessDenied(message.removeprefix("modelreg:").strip())
+    if "modelreg_begin" in message:  # the writer lock: only roles that write may take it
+        return AccessDenied(
+            f"{actor} may only read this registry: a write needs the operator, approver or admin role "
+            f"(an admin runs `modelreg access grant {actor} operator`)"
+        )
     return AccessDenied(f"{actor}: {message} (an admin can grant a role with `modelreg access grant {actor} ROLE`)")
 
 
@@ -270,6 +275,9 @@ class Database:
                 self._initialise()
                 state = self._schema_state()
         except DBAPIError as exc:
+            denied = _denied(exc, self.role())
+            if denied is not None:
+                raise denied from None
             raise DatabaseError(f"cannot open database: {describe(exc, self.url)}") from None
         if state == schema.HEAD:
             self._ready = True

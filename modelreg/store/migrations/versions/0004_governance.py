@@ -131,27 +131,27 @@ def downgrade() -> None:
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
-def role_sql() -> list[str]:
+def role_sql(roles: tuple[str, ...] = ROLES) -> list[str]:
     out = [
         f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{r}') THEN "
         f"CREATE ROLE {r} NOLOGIN; END IF; END $$"
-        for r in ROLES
+        for r in roles
     ]
-    out.append("GRANT modelreg_reader TO modelreg_operator, modelreg_approver, modelreg_admin")
+    out.append(f"GRANT {roles[0]} TO {', '.join(roles[1:])}")
     return out
 
 
-def preflight(conn) -> None:
+def preflight(conn, roles: tuple[str, ...] = ROLES) -> None:
     """Refuse to continue half-configured: without the group roles and no
     right to create them, stop and print the SQL for a database administrator."""
     missing = [
-        r for r in ROLES if conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": r}).first() is None
+        r for r in roles if conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": r}).first() is None
     ]
     if not missing:
         return
     can = conn.execute(sa.text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")).scalar()
     if can:
-        for statement in role_sql():
+        for statement in role_sql(roles):
             conn.execute(sa.text(statement))
         return
     from modelreg.errors import DatabaseError
@@ -160,7 +160,7 @@ def preflight(conn) -> None:
         f"the PostgreSQL group roles {', '.join(missing)} do not exist and this role may not create "
         "them; nothing was changed. Ask a database administrator to run this SQL, then run "
         "`modelreg db upgrade` again:",
-        details=[statement + ";" for statement in role_sql()],
+        details=[statement + ";" for statement in role_sql(roles)],
     )
 
 
