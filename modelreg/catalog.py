@@ -11,9 +11,10 @@ from typing import Any
 
 from modelreg import clock
 from modelreg.errors import InvalidInput
-from modelreg.lifecycle import production
-from modelreg.lifecycle.status import LIVE, NOT_ARCHIVED, STAGES, status_filter
+from modelreg.lifecycle import production, usage
+from modelreg.lifecycle.status import LIVE, NOT_ARCHIVED, STAGES, Status, status_filter
 from modelreg.manifest import ascii_lower, check_slug
+from modelreg.names import check_consumer
 from modelreg.store import queries
 from modelreg.store.tables import ModelVersion
 from modelreg.views import benchmark_summary, days_until, event_view, stage_of, version_view, window_view
@@ -35,6 +36,7 @@ def filters(
     model: str | None = None,
     include_retired: bool = False,
     statuses: list[str] | None = None,
+    used_by: str | None = None,
 ) -> dict[str, Any]:
     """Validated `find` filters as keyword arguments for `queries.version_query`.
     Provider, capability, domain and residency compare case-insensitively
@@ -72,6 +74,7 @@ def filters(
         "statuses": statuses
         if statuses is not None
         else status_filter(status=status, stage=stage, include_archived=include_retired),
+        "used_by": None if used_by is None else (check_consumer(used_by, "--used-by"), usage.since_day()),
     }
 
 
@@ -120,7 +123,31 @@ def version(session, model_id: str, version_text: str) -> dict[str, Any]:
     from modelreg.views import alert_view
 
     view["alerts"] = [alert_view(a) for a in mq.active_alerts(session, model_id, version_text)]
+    view["consumers"] = usage.seen(session, [(row.model_id, row.version)])[(row.model_id, row.version)]
     return view
+
+
+def deprecations(session) -> list[dict[str, Any]]:
+    """What retires when: every DEPRECATED version, soonest first, with its
+    replacement and the consumers still seen using it."""
+    rows, _ = find(session, statuses=[Status.DEPRECATED.value], limit=None)
+    still_used = usage.seen(session, [(v["model_id"], v["version"]) for v in rows])
+    items = [
+        {
+            "model_id": v["model_id"],
+            "version": v["version"],
+            "provider": v["provider"],
+            "deprecated_at": v["deprecated_at"],
+            "retire_on": v["retire_on"],
+            "days_left": v.get("days_to_retirement"),
+            "replacement": v["replacement"],
+            "reason": v["deprecation_reason"],
+            "consumers": usage.names(still_used.get((v["model_id"], v["version"]), [])),
+        }
+        for v in rows
+    ]
+    items.sort(key=lambda d: (d["retire_on"] or "9999-12-31", d["model_id"], d["version"]))
+    return items
 
 
 def model(session, model_id: str) -> dict[str, Any]:

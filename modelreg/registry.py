@@ -108,6 +108,10 @@ class Registry:
         filters.setdefault("limit", None)
         return self.find(**filters)[0]
 
+    def deprecations(self) -> list[dict[str, Any]]:
+        """Every DEPRECATED version, soonest retirement first: replacement and consumers still seen."""
+        return self.read(catalog.deprecations)
+
     def tree(self, *, include_retired: bool = False) -> dict[str, dict[str, list[dict]]]:
         return self.read(lambda s: catalog.tree(s, include_retired=include_retired))
 
@@ -449,6 +453,51 @@ class Registry:
 
             write_output(path, text, mode=0o644)
         return text
+
+    def deliver_events(self, *, retry_failed_after_s: float = 30, **delivery: Any) -> dict[str, Any] | None:
+        """For a long-running deliverer (`serve`): send pending lifecycle-event
+        webhooks when there are any (a cheap read first: no write lock when
+        nothing waits); failed ones again once `retry_failed_after_s` passed."""
+        from modelreg.monitoring import delivery as deliveries
+
+        policy = self.policy()
+        pending = self.read(
+            lambda s: deliveries.anything_to_send(s, policy, events=True, retry_failed_after_s=retry_failed_after_s)
+        )
+        if not pending:
+            return None
+        return deliveries.deliver_pending(
+            self.write, policy, events=True, retry_failed_after_s=retry_failed_after_s, **delivery
+        )
+
+    # -- applications: bearer tokens and consumers ---------------------------------------------
+    def create_token(self, name: str) -> dict[str, Any]:
+        """A new bearer token for `serve --require-token` (admin); the token is in the answer, once."""
+        from modelreg import tokens
+
+        return self.write(lambda tx: tokens.create(tx, name))
+
+    def revoke_token(self, name: str) -> dict[str, Any]:
+        from modelreg import tokens
+
+        return self.write(lambda tx: tokens.revoke(tx, name))
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        from modelreg import tokens
+
+        return self.read(tokens.listing)
+
+    def verify_token(self, token: str) -> str | None:
+        """The consumer name behind a live token, or None."""
+        from modelreg import tokens
+
+        return self.read(lambda s: tokens.consumer_of(s, token))
+
+    def record_usage(self, counts: dict[tuple[str, str, str], int]) -> None:
+        """Add a batch of (consumer, model_id, version) -> resolves (the server's flush)."""
+        from modelreg import consumers
+
+        consumers.record(self.db, counts)
 
     # -- lifecycle events ------------------------------------------------------------------------
     def events(self, *, since: int = 0, limit: int | None = 100, target: str | None = None) -> list[dict[str, Any]]:

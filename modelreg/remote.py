@@ -61,6 +61,10 @@ WRITE_METHODS = frozenset(
         "apply_policy",
         "access",
         "redeliver_event",
+        "deliver_events",
+        "create_token",
+        "revoke_token",
+        "record_usage",
     }
 )
 
@@ -84,6 +88,8 @@ NOT_OFFERED = frozenset(
         "export_toml",
         "diff_document",
         "raise_for_slo",
+        "list_tokens",
+        "verify_token",
     }
 )
 

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from modelreg import clock
-from modelreg.lifecycle import fallbacks, transitions
+from modelreg.lifecycle import fallbacks, transitions, usage
 from modelreg.lifecycle.status import Status
 from modelreg.store import monitoring_queries as mq
 from modelreg.store import queries
@@ -83,6 +83,8 @@ class RetirementSweep:
                         "retire_on": row.retire_on,
                     },
                 )
+        announced = [n for n in plan["notices"] if n["announce"]]
+        still_used = usage.seen(tx.session, [(n["row"].model_id, n["row"].version) for n in announced], tx.now)
         return {
             "as_of": clock.isoformat(clock.parse_instant(tx.now)),
             "dry_run": dry_run,
@@ -94,9 +96,9 @@ class RetirementSweep:
                     "threshold_days": n["days_before"],
                     "retire_on": n["row"].retire_on,
                     "replacement": n["row"].replacement,
+                    "consumers": usage.names(still_used.get((n["row"].model_id, n["row"].version), [])),
                 }
-                for n in plan["notices"]
-                if n["announce"]
+                for n in announced
             ],
             "broken_fallbacks": fallbacks.broken(tx.session),
             "unchanged": plan["unchanged"],

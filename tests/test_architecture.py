@@ -2,10 +2,10 @@
 
     interfaces  cli/, server/, __main__, demo_endpoint
     facade      registry, remote, the package itself (`from modelreg import Registry`)
-    features    catalog, views, routing, sweep, monitoring/, regfile/, bench/
+    features    catalog, consumers, tokens, views, routing, sweep, monitoring/, regfile/, bench/
     lifecycle   lifecycle/ (the one engine)
     store       store/ (SQL)
-    base        errors, clock, semver, version_ranges, config, policy, manifest, targets, textfile
+    base        errors, clock, semver, version_ranges, config, policy, manifest, targets, textfile, names
 
 Every import counts, including those inside functions (an import placed in a
 function to dodge a circle is still an arrow). A module may import its own
@@ -33,6 +33,7 @@ FLOORS = [
             "modelreg.manifest",
             "modelreg.targets",
             "modelreg.textfile",
+            "modelreg.names",
             "modelreg.examples",
         ),
     ),
@@ -42,6 +43,8 @@ FLOORS = [
         "features",
         (
             "modelreg.catalog",
+            "modelreg.consumers",
+            "modelreg.tokens",
             "modelreg.views",
             "modelreg.routing",
             "modelreg.sweep",

@@ -62,7 +62,7 @@ def _old_sort_key(v) -> str:
     )
 
 
-def _fill_at_old_revision(url: str) -> None:
+def _fill_at_old_revision(url: str, revision: str) -> None:
     """Data as the code of every revision wrote it (core tables, a hash-chained
     audit trail), inserted directly: today's write path needs today's schema."""
     from sqlalchemy import insert
@@ -95,7 +95,7 @@ def _fill_at_old_revision(url: str) -> None:
                 insert(ModelVersion).values(
                     model_id=spec.model_id,
                     version=spec.version,
-                    version_key=_old_sort_key(spec.semver),
+                    version_key=_old_sort_key(spec.semver) if revision < "0004" else spec.semver.sort_key(),
                     prerelease=False,
                     provider=spec.provider,
                     status=status,
@@ -197,7 +197,7 @@ def test_older_revision_with_data_upgrades_to_head(empty_db, revision):
         "head": schema.HEAD,
         "up_to_date": False,
     }
-    _fill_at_old_revision(db_url)
+    _fill_at_old_revision(db_url, revision)
     events_before = _rows(db_url, "SELECT count(*) FROM audit_event")[0][0]
     for args in REFUSED:
         if db_url.startswith("postgresql") and "--actor" in args:

@@ -10,12 +10,12 @@ import typer
 
 from modelreg.cli.app import app, open_registry
 from modelreg.cli.complete_targets import complete_model, complete_target
-from modelreg.cli.output import Output, message, output_options
+from modelreg.cli.output import Output, message, output_options, warn
 
 REVIEW_FIELDS = ("target", "check", "result", "actor", "at", "status")
 PROMOTE_FIELDS = ("target", "from", "to", "unmet", "canary", "policy_version", "dry_run", "would_succeed")
 ROLLOUT_FIELDS = ("model_id", "action", "canary", "weight", "default", "status", "from")
-DEPRECATE_FIELDS = ("target", "status", "retire_on", "replacement", "days_of_notice")
+DEPRECATE_FIELDS = ("target", "status", "retire_on", "replacement", "days_of_notice", "consumers")
 SWEEP_FIELDS = ("as_of", "dry_run", "retired", "notices", "broken_fallbacks", "unchanged")
 FALLBACK_FIELDS = ("model_id", "fallbacks")
 RESOLVE_FIELDS = (
@@ -209,10 +209,15 @@ def deprecate(
     elif cancel:
         message(f"{target}: deprecation cancelled; status {result['status']}")
     else:
+        from modelreg.consumers import note
+
         rep = f", replacement {result['replacement']}" if result["replacement"] else ""
         message(
             f"deprecated {target}: retires on {result['retire_on']} UTC ({result['days_of_notice']} days' notice{rep})"
         )
+        in_use = note(target, result.get("consumers") or [])
+        if in_use:
+            warn(in_use)
 
 
 def _print_sweep(report: dict) -> None:
@@ -222,7 +227,9 @@ def _print_sweep(report: dict) -> None:
     lines = [f"sweep as of {report['as_of']}"]
     lines += [f"  {prefix} {t}" for t in report["retired"]]
     lines += [
-        f"  notice: {n['target']} retires on {n['retire_on']} ({n['days_left']} days left)" for n in report["notices"]
+        f"  notice: {n['target']} retires on {n['retire_on']} ({n['days_left']} days left)"
+        + (f"; still used by {', '.join(n['consumers'])}" if n.get("consumers") else "")
+        for n in report["notices"]
     ]
     lines += [
         f"  broken fallback: {b['model_id']} -> {b['target']} resolves to nothing" for b in report["broken_fallbacks"]

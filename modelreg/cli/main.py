@@ -20,6 +20,7 @@ from modelreg.cli import (
     lifecycle_commands,  # noqa: F401
     registry_commands,  # noqa: F401
     serve_commands,  # noqa: F401
+    token_commands,  # noqa: F401
 )
 from modelreg.cli.app import app
 from modelreg.errors import ExitCode

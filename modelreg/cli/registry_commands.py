@@ -42,6 +42,7 @@ SHOW_FIELDS = VERSION_FIELDS + (
     "observations",
     "alerts",
     "history",
+    "consumers",
     "owner",
     "created_at",
     "fallbacks",
@@ -166,6 +167,9 @@ def find(
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Cost per request at most this (USD)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model id or glob, e.g. 'ms-*'."),
     include_retired: bool = typer.Option(False, "--include-retired", help="Include RETIRED and REJECTED versions."),
+    used_by: Optional[str] = typer.Option(
+        None, "--used-by", metavar="APP", help="Versions this consumer resolved or called in the last 7 days."
+    ),
     limit: int = typer.Option(50, "--limit", help="At most this many rows (0: all)."),
     out: Output = Output(),
 ) -> None:
@@ -185,6 +189,7 @@ def find(
             max_cost=max_cost,
             model=model,
             include_retired=include_retired,
+            used_by=used_by,
             limit=limit,
         )
     if out.fmt == "table" and not versions:

@@ -43,15 +43,10 @@ def serve(
             raise InvalidInput(
                 "serve needs a database URL (sqlite:///... or postgresql+psycopg://...), not another modelreg server"
             )
-        verify = None
-        if require_token:
-            # TODO(merge): the token table's verifier (`modelreg token create NAME`)
-            verify = getattr(reg, "verify_token", None)
-            if verify is None:
-                raise InvalidInput(
-                    "--require-token needs stored tokens (`modelreg token create`), "
-                    "which this modelreg does not have yet"
-                )
+        verify = reg.verify_token if require_token else None
+        # resolves are counted per consumer and flushed in batches; events are delivered from here
+        flush = None if reg.db.read_only else reg.record_usage
+        deliver = None if reg.db.read_only else reg.deliver_events
         from modelreg.server.app import create_app
         from modelreg.server.runner import QuietProtocolErrors
         from modelreg.server.runner import serve as serve_forever
@@ -75,7 +70,7 @@ def serve(
             )
 
         try:
-            app_ = create_app(reg, verify=verify)
+            app_ = create_app(reg, verify=verify, flush=flush, deliver=deliver)
             asyncio.run(serve_forever(app_, host, port, ready=ready, access_log_on=access_log == "on"))
         finally:
             for lg, (level, propagate) in zip(loggers, saved, strict=True):

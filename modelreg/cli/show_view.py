@@ -224,6 +224,10 @@ def render_version(v: dict) -> None:
             ),
             ("replacement", v["replacement"]),
             ("retired", v["retired_at"]),
+            (
+                "used by (7 days)",
+                ", ".join(f"{c['consumer']} ({c['requests']})" for c in v.get("consumers") or []) or None,
+            ),
         ]
     )
     if v["checks"]:

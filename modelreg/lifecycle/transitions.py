@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from modelreg import clock
 from modelreg.errors import Conflict, InvalidInput, NotFound, PolicyRefused
-from modelreg.lifecycle import authority, events, evidence, production
+from modelreg.lifecycle import authority, events, evidence, production, usage
 from modelreg.lifecycle.authority import Role
 from modelreg.lifecycle.gates import unmet_gates
 from modelreg.lifecycle.status import LIVE, REPLACEMENT_OK, Status, require_transition
@@ -269,11 +269,17 @@ def deprecate(
     row.deprecated_at, row.deprecated_by = tx.now, tx.actor
     row.deprecation_reason, row.retire_on, row.replacement = reason.strip(), when.isoformat(), replacement_text
     _changed(tx, model, row, "deprecate", before, reason=row.deprecation_reason)
+    consumers = usage.seen(tx.session, [(model_id, version)], tx.now)[(model_id, version)]
     events.emit(
         tx,
         "version.deprecated",
         target,
-        {"retire_on": row.retire_on, "replacement": replacement_text, "reason": row.deprecation_reason},
+        {
+            "retire_on": row.retire_on,
+            "replacement": replacement_text,
+            "reason": row.deprecation_reason,
+            "consumers": usage.names(consumers),
+        },
     )
     return {
         "target": target,
@@ -281,6 +287,7 @@ def deprecate(
         "retire_on": row.retire_on,
         "replacement": replacement_text,
         "days_of_notice": (when - date.fromisoformat(tx.now[:10])).days,
+        "consumers": consumers,
     }
 
 
@@ -341,9 +348,16 @@ def retire_due(tx, due: Iterable[Any]) -> list[str]:
             update(Model).where(col(Model.model_id).in_(part)).values(row_version=col(Model.row_version) + 1)
         )
     retired = []
+    still_used = usage.seen(tx.session, [(r.model_id, r.version) for r in rows], tx.now)
     for r in rows:
         target = f"{r.model_id}@{r.version}"
         tx.audit("retire", target, {"status": "DEPRECATED", "retire_on": r.retire_on}, {"status": "RETIRED"})
-        events.emit(tx, "version.retired", target, {"retire_on": r.retire_on, "replacement": r.replacement})
+        consumers = usage.names(still_used.get((r.model_id, r.version), []))
+        events.emit(
+            tx,
+            "version.retired",
+            target,
+            {"retire_on": r.retire_on, "replacement": r.replacement, "consumers": consumers},
+        )
         retired.append(target)
     return retired

@@ -44,14 +44,37 @@ def event_payload(event: LifecycleEvent) -> dict[str, Any]:
     }
 
 
-def claim(tx, policy: Policy, *, events: bool) -> list[tuple[Any, str, dict[str, Any]]]:
-    """(key, url, payload) of every delivery this call now owns."""
+def _cutoffs(now: str, retry_failed_after_s: float) -> dict[str, Any]:
+    moment = clock.parse_instant(now)
+    return {
+        "cutoff": clock.stamp(moment - timedelta(seconds=LEASE_S)),
+        "failed_before": clock.stamp(moment - timedelta(seconds=retry_failed_after_s))
+        if retry_failed_after_s
+        else None,
+    }
+
+
+def anything_to_send(session, policy: Policy, *, events: bool, retry_failed_after_s: float = 0) -> bool:
+    """A cheap read: is there a delivery `deliver_pending` would claim now?"""
+    hooks = sorted({h.url for h in policy.webhooks})
+    if not hooks:
+        return False
+    found = mq.deliveries_to_claim(
+        session, hooks, events=events, limit=1, **_cutoffs(clock.stamp(clock.now()), retry_failed_after_s)
+    )
+    return bool(found)
+
+
+def claim(
+    tx, policy: Policy, *, events: bool, retry_failed_after_s: float = 0
+) -> list[tuple[Any, str, dict[str, Any]]]:
+    """(key, url, payload) of every delivery this call now owns (failed ones
+    once `retry_failed_after_s` passed since their last attempt)."""
     hooks = sorted({h.url for h in policy.webhooks})
     if not hooks:
         return []
-    cutoff = clock.stamp(clock.parse_instant(tx.now) - timedelta(seconds=LEASE_S))
     jobs = []
-    for d in mq.deliveries_to_claim(tx.session, hooks, cutoff, events=events):
+    for d in mq.deliveries_to_claim(tx.session, hooks, events=events, **_cutoffs(tx.now, retry_failed_after_s)):
         d.status, d.updated_at = "sending", tx.now
         if events:
             event = tx.session.get(LifecycleEvent, d.event_id)
@@ -97,14 +120,21 @@ def send(
 
 
 def deliver_pending(
-    write: Callable, policy: Policy, *, events: bool, timeout: float = 5.0, attempts: int = 3, backoff_s: float = 0.2
+    write: Callable,
+    policy: Policy,
+    *,
+    events: bool,
+    timeout: float = 5.0,
+    attempts: int = 3,
+    backoff_s: float = 0.2,
+    retry_failed_after_s: float = 0,
 ) -> dict[str, Any]:
     """Claim, send and record (`write` runs a function in a write
     transaction). Returns {delivered, failed, results [...]}."""
     hooks = {h.url: h for h in policy.webhooks}
     if not hooks:
         return {"delivered": 0, "failed": 0, "results": []}
-    jobs = write(lambda tx: claim(tx, policy, events=events))
+    jobs = write(lambda tx: claim(tx, policy, events=events, retry_failed_after_s=retry_failed_after_s))
     results = []
     for key, url, payload in jobs:
         hook = hooks.get(url)

@@ -22,6 +22,7 @@ from modelreg.lifecycle import authority
 from modelreg.lifecycle.authority import Role
 from modelreg.monitoring.observations import LineError, parse_observations
 from modelreg.monitoring.observations import Observation as Window
+from modelreg.store import application_queries as aq
 from modelreg.store import monitoring_queries as mq
 from modelreg.store import queries
 from modelreg.store.monitoring_tables import Observation
@@ -101,6 +102,7 @@ def store(tx, observations: list[Window], errors: list[LineError], *, strict: bo
         per_version.setdefault((o.model_id, o.version), []).append(o)
     kept = updated = duplicates = 0
     new_rows: list[dict] = []
+    usage_rows: list[tuple[tuple[str, str, str], int, str]] = []
     for (mid, ver), windows in sorted(per_version.items()):
         starts = sorted({clock.stamp(o.window_start) for o in windows})
         existing = {(r.window_start, r.window_end): r for r in mq.windows_starting(session, mid, ver, starts)}
@@ -119,6 +121,8 @@ def store(tx, observations: list[Window], errors: list[LineError], *, strict: bo
             row = existing.get(key)
             new = pending.get(key)
             if row is None and new is None:
+                if o.consumer is not None:  # a new window only: re-ingesting never counts twice
+                    usage_rows.append(((o.consumer, mid, ver), o.requests, key[1]))
                 pending[key] = {
                     "model_id": mid,
                     "version": ver,
@@ -154,6 +158,7 @@ def store(tx, observations: list[Window], errors: list[LineError], *, strict: bo
                 },
             )
     queries.insert_rows(session, Observation, new_rows)
+    aq.add_usage_at(session, [u for u in usage_rows if u[1] > 0])
     return report(kept, updated, duplicates, bad, [f"{m}@{v}" for m, v in sorted(per_version)])
 
 

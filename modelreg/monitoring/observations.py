@@ -16,6 +16,9 @@ Keys
     cost_usd          (optional, null allowed)   finite number >= 0
     sample            (optional, null allowed)   list of finite numbers (drift input),
                                                  at most MAX_SAMPLE values
+    consumer          (optional)                 the application the requests came from:
+                                                 a new window adds its requests to that
+                                                 consumer's usage of the version
 
 Unknown keys, duplicate keys, booleans where numbers are expected, NaN and
 Infinity are rejected.  Integral floats (``1200.0``) are accepted as counts.
@@ -45,6 +48,7 @@ from typing import Any
 
 from modelreg.clock import parse_instant
 from modelreg.errors import InvalidInput
+from modelreg.names import is_consumer
 from modelreg.semver import SemVer
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -52,7 +56,7 @@ MAX_COUNT = 2**63 - 1  # fits a signed 64-bit database column
 MAX_SAMPLE = 100_000  # values per line
 
 REQUIRED = ("model", "version", "window_start", "window_end", "requests", "errors", "latency_avg_ms", "latency_p95_ms")
-OPTIONAL = ("cost_usd", "sample")
+OPTIONAL = ("cost_usd", "sample", "consumer")
 KNOWN = frozenset(REQUIRED + OPTIONAL + ("model_id",))
 FORMATS = ("auto", "jsonl", "json", "csv")
 
@@ -69,6 +73,7 @@ class Observation:
     latency_p95_ms: float
     cost_usd: float | None = None
     sample: list[float] | None = None
+    consumer: str | None = None  # the application these requests came from (counted as its usage)
     line: int = field(default=0, compare=False)  # where it was read, for error messages
 
     def window_key(self) -> tuple[str, str, datetime, datetime]:
@@ -233,6 +238,12 @@ def _build(record: dict[str, Any]) -> Observation:
         values["sample"] = _sample("sample", record.get("sample"))
     except _Bad as bad:
         problems.append(str(bad))
+    consumer = record.get("consumer")
+    if consumer not in (None, ""):
+        if is_consumer(consumer):
+            values["consumer"] = consumer
+        else:
+            problems.append(f"consumer: expected 1 to 128 printable ASCII characters, got {_describe(consumer)}")
     if "window_start" in values and "window_end" in values and values["window_end"] <= values["window_start"]:
         problems.append("window_end: expected a time after window_start")
     if "requests" in values and "errors" in values and values["errors"] > values["requests"]:
@@ -250,6 +261,7 @@ def _build(record: dict[str, Any]) -> Observation:
         latency_p95_ms=values["latency_p95_ms"],
         cost_usd=values.get("cost_usd"),
         sample=values.get("sample"),
+        consumer=values.get("consumer"),
     )
 
 

@@ -141,22 +141,7 @@ def history(reg, args: dict, p: dict) -> Result:
 
 
 def deprecations(reg, args: dict, p: dict) -> Result:
-    rows, _ = reg.find(status="DEPRECATED", limit=None)
-    items = [
-        {
-            "model_id": v["model_id"],
-            "version": v["version"],
-            "provider": v["provider"],
-            "deprecated_at": v["deprecated_at"],
-            "retire_on": v["retire_on"],
-            "days_left": v.get("days_to_retirement"),
-            "replacement": v["replacement"],
-            "reason": v["deprecation_reason"],
-            "consumers": [],
-        }  # filled in by the consumers feature (usage counts per consumer)
-        for v in rows
-    ]
-    items.sort(key=lambda d: (d["retire_on"] or "9999-12-31", d["model_id"], d["version"]))
+    items = reg.deprecations()
     return {"items": items, "total": len(items)}, JSON_TYPE, {}, None
 
 

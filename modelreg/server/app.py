@@ -9,7 +9,9 @@ still; a miss runs in a worker thread, never on the event loop.
 
 `verify(token) -> consumer name | None` makes every route but /healthz
 require `Authorization: Bearer <token>`; `flush(counts)` receives resolve
-counts per (consumer, model_id, version) in batches (usage.py).
+counts per (consumer, model_id, version) in batches (usage.py);
+`deliver()` sends pending lifecycle-event webhooks (outbox.py), soon after
+the audit head moves and every few seconds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,18 +26,19 @@ from typing import Any
 from aiohttp import web
 
 from modelreg.errors import ExitCode, ModelregError
+from modelreg.names import ANONYMOUS, is_consumer
 from modelreg.server import answers, params
 from modelreg.server.answers import Answer, Generation
 from modelreg.server.auth import TokenCheck, Verify
 from modelreg.server.cache import AnswerCache, HeadWatcher
 from modelreg.server.errors import DATABASE_UNAVAILABLE, JSON_TYPE, ApiError, BadParameter, error_body, from_library
+from modelreg.server.outbox import EventDeliverer
+from modelreg.server.runner import CONSUMER
 from modelreg.server.usage import Flush, ResolveCounter
 
 log = logging.getLogger("modelreg.server")
 
 CONSUMER_HEADER = "X-Modelreg-Consumer"
-_CONSUMER = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,127}\Z")  # printable ASCII, 1-128 characters
-ANONYMOUS = "anonymous"
 
 
 def etag_matches(header: str, etag: str) -> bool:
@@ -53,6 +55,7 @@ class ServerState:
         *,
         verify: Verify | None,
         flush: Flush | None,
+        deliver: Callable[[], Any] | None,
         workers: int,
         watch_interval: float,
         watch_timeout: float,
@@ -66,6 +69,7 @@ class ServerState:
         self.tokens = TokenCheck(verify, self.executor) if verify is not None else None
         self.watcher = HeadWatcher(reg, self._head_moved, interval=watch_interval, timeout=watch_timeout)
         self.counter = ResolveCounter(flush, interval=flush_interval)
+        self.outbox = EventDeliverer(deliver) if deliver is not None else None
         self.cache_control = "private, no-cache" if verify is not None else "no-cache"
         self.parsed: dict[tuple[str, str], tuple] = {}
         self._openapi: Answer | None = None
@@ -74,6 +78,8 @@ class ServerState:
         self.cache.reset(gen)
         if self.tokens is not None:
             self.tokens.reset()
+        if self.outbox is not None and gen is not None:
+            self.outbox.wake()  # a committed change may have queued events
 
     def compute(self, gen: Generation, key: tuple) -> Answer:
         answer = answers.compute(self.reg, gen, key)
@@ -98,7 +104,7 @@ class ServerState:
             name = await self.tokens.consumer(request.headers.get("Authorization"))
         else:
             name = self.declared_consumer(request) if counted else ANONYMOUS
-        request["consumer"] = name
+        request[CONSUMER] = name
         return name
 
     @staticmethod
@@ -106,7 +112,7 @@ class ServerState:
         name = request.headers.get(CONSUMER_HEADER)
         if name is None:
             return ANONYMOUS
-        if not _CONSUMER.match(name):
+        if not is_consumer(name):
             raise BadParameter(
                 CONSUMER_HEADER, f"header {CONSUMER_HEADER}: expected 1 to 128 printable ASCII characters"
             )
@@ -151,7 +157,7 @@ def cached_route(route: str, *path_params: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
         if state.tokens is None:  # the common case stays free of awaits until a cache miss
-            consumer = request["consumer"] = state.declared_consumer(request) if counted else ANONYMOUS
+            consumer = request[CONSUMER] = state.declared_consumer(request) if counted else ANONYMOUS
         else:
             consumer = await state.consumer(request, counted=counted)
         args = tuple((name, checks[name](request.match_info[name])) for name in path_params) if path_params else ()
@@ -256,6 +262,7 @@ def create_app(
     *,
     verify: Verify | None = None,
     flush: Flush | None = None,
+    deliver: Callable[[], Any] | None = None,
     workers: int = 8,
     watch_interval: float = 0.25,
     watch_timeout: float = 2.0,
@@ -272,6 +279,7 @@ def create_app(
         registry,
         verify=verify,
         flush=flush,
+        deliver=deliver,
         workers=workers,
         watch_interval=watch_interval,
         watch_timeout=watch_timeout,
@@ -309,12 +317,16 @@ async def _background(app: web.Application):
         asyncio.create_task(state.watcher.run(), name="modelreg-head-watcher"),
         asyncio.create_task(state.counter.run(), name="modelreg-usage-flush"),
     ]
+    if state.outbox is not None:
+        tasks.append(asyncio.create_task(state.outbox.run(), name="modelreg-event-delivery"))
     yield
     for task in tasks:
         task.cancel()
     await asyncio.wait(tasks, timeout=5)
     await state.counter.flush_now()
     state.counter.close()
+    if state.outbox is not None:
+        state.outbox.close()
     state.watcher.close()
     state.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -327,5 +339,6 @@ def stats(app: web.Application) -> dict[str, Any]:
         "misses": state.cache.misses,
         "head_checks": state.watcher.checks,
         "flushes": state.counter.flushes,
+        "deliveries": state.outbox.runs if state.outbox is not None else 0,
         "pending_counts": dict(state.counter.counts),
     }

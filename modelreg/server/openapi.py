@@ -140,6 +140,10 @@ SCHEMAS: dict[str, Any] = {
                 )
             ),
             "alerts": array(ref("Alert")),
+            "consumers": {
+                **array(obj({"consumer": STR, "requests": INT, "last_seen": TIMESTAMP})),
+                "description": "consumers seen using this version in the last 7 days, busiest first",
+            },
         },
         optional=VERSION_OPTIONAL,
     ),
@@ -188,7 +192,7 @@ SCHEMAS: dict[str, Any] = {
                         "reason": nullable(STR),
                         "consumers": {
                             **array(STR),
-                            "description": "consumers still resolving this version (empty until usage is stored)",
+                            "description": "consumers seen using this version in the last 7 days, busiest first",
                         },
                     }
                 )

@@ -16,12 +16,16 @@ import errno
 import logging
 import signal
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
 from modelreg.errors import InvalidInput
+
+# who asked, for the access log (set by the app; a typed key where aiohttp has them)
+CONSUMER: Any = web.RequestKey("consumer", str) if hasattr(web, "RequestKey") else "consumer"
 
 access_log = logging.getLogger("modelreg.server.access")
 
@@ -30,7 +34,7 @@ class AccessLog(AbstractAccessLogger):
     """One line per request: client, request line, status, bytes, time, consumer."""
 
     def log(self, request, response, time: float) -> None:
-        consumer = request.get("consumer", "-") if hasattr(request, "get") else "-"
+        consumer = request.get(CONSUMER, "-") if hasattr(request, "get") else "-"
         self.logger.info(
             '%s "%s %s HTTP/%d.%d" %d %d %.1fms %s',
             request.remote,

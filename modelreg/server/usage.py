@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+
+from modelreg.server.background import BackgroundJob
 
 log = logging.getLogger("modelreg.server")
 
@@ -22,19 +23,17 @@ Flush = Callable[[Counts], None]
 
 
 def no_flush(counts: Counts) -> None:
-    """The default: counts stay in memory (the consumers feature will store them)."""
+    """The default when nothing stores them (a read-only server): counts are dropped."""
 
 
-class ResolveCounter:
+class ResolveCounter(BackgroundJob):
     def __init__(self, flush: Flush | None = None, *, interval: float = 10.0, max_keys: int = 10_000):
+        super().__init__(interval=interval, thread_name="modelreg-usage")
         self.flush = flush or no_flush
-        self.interval = interval
         self.max_keys = max_keys
         self.counts: Counts = {}
         self.flushes = 0
-        self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="modelreg-usage")
 
     def add(self, consumer: str, model_id: str, version: str) -> None:
         k = (consumer, model_id, version)
@@ -58,15 +57,5 @@ class ResolveCounter:
                     log.warning("usage counts dropped: %d keys over the limit of %d", len(self.counts), self.max_keys)
                     self.counts = {}
 
-    async def run(self) -> None:
-        while True:
-            waiter = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({waiter}, timeout=self.interval)
-            finally:
-                waiter.cancel()
-            self._wake.clear()
-            await self.flush_now()
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=True)
+    async def tick(self) -> None:
+        await self.flush_now()

@@ -437,34 +437,57 @@ class Database:
             raise DatabaseError(f"{redact_url(self.url)} is read-only: this command writes")
         self.ensure_schema(for_write=True)
         rehearsal = clock.rehearsal()
+
+        def once() -> T:
+            with Session(self.write_engine, expire_on_commit=False) as session:
+                session.begin()
+                try:
+                    tx = self._begin(
+                        session,
+                        claimed_actor=actor,
+                        claimed_source=actor_source,
+                        os_user=os_user,
+                        rehearsal=rehearsal,
+                        dry_run=dry_run,
+                    )
+                    result = fn(tx)
+                    session.flush()
+                    tx.events.flush()
+                    session.flush()
+                except BaseException:
+                    session.rollback()
+                    raise
+                if dry_run:
+                    session.rollback()
+                else:
+                    session.commit()
+                    for callback in tx.after_commit:
+                        callback()
+                return result
+
+        return self._retrying(once, actor)
+
+    def write_telemetry(self, fn: Callable[[Session], T]) -> T:
+        """A short write that is not a change to the registry (usage counts):
+        no writer lock, no audit event, no role beyond what the SQL itself
+        needs; retried on contention like every write."""
+        if self.read_only:
+            raise DatabaseError(f"{redact_url(self.url)} is read-only: this command writes")
+        self.ensure_schema()
+
+        def once() -> T:
+            with Session(self.write_engine, expire_on_commit=False) as session, session.begin():
+                return fn(session)
+
+        return self._retrying(once, None)
+
+    def _retrying(self, once: Callable[[], T], actor: str | None) -> T:
+        """Run one transaction, again on contention; a refusal is one line naming
+        the role, exhausted retries exit 7."""
         last: BaseException | None = None
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                with Session(self.write_engine, expire_on_commit=False) as session:
-                    session.begin()
-                    try:
-                        tx = self._begin(
-                            session,
-                            claimed_actor=actor,
-                            claimed_source=actor_source,
-                            os_user=os_user,
-                            rehearsal=rehearsal,
-                            dry_run=dry_run,
-                        )
-                        result = fn(tx)
-                        session.flush()
-                        tx.events.flush()
-                        session.flush()
-                    except BaseException:
-                        session.rollback()
-                        raise
-                    if dry_run:
-                        session.rollback()
-                    else:
-                        session.commit()
-                        for callback in tx.after_commit:
-                            callback()
-                    return result
+                return once()
             except ModelregError:
                 raise
             except DBAPIError as exc:

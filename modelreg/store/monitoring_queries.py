@@ -126,20 +126,31 @@ def open_counts_by_version(session) -> dict[tuple[str, str], dict[str, int]]:
     return counts
 
 
-def deliveries_to_claim(session, urls: Sequence[str], cutoff: str, *, events: bool = False) -> list[Any]:
-    """Pending or failed deliveries to these URLs, and ones claimed longer ago than `cutoff`."""
+def deliveries_to_claim(
+    session,
+    urls: Sequence[str],
+    cutoff: str,
+    *,
+    events: bool = False,
+    failed_before: str | None = None,
+    limit: int | None = None,
+) -> list[Any]:
+    """Pending deliveries to these URLs, failed ones (last tried before
+    `failed_before`, when given), and ones claimed longer ago than `cutoff`."""
     table = EventDelivery if events else AlertDelivery
     key = table.event_id if events else table.alert_id
-    return list(
-        session.execute(
-            select(table)
-            .where(
-                table.url.in_(list(urls)),
-                table.status.in_(["pending", "failed"]) | ((table.status == "sending") & (table.updated_at < cutoff)),
-            )
-            .order_by(key, table.url)
-        ).scalars()
+    failed = table.status == "failed"
+    if failed_before is not None:
+        failed = failed & (table.updated_at < failed_before)
+    query = (
+        select(table)
+        .where(
+            table.url.in_(list(urls)),
+            (table.status == "pending") | failed | ((table.status == "sending") & (table.updated_at < cutoff)),
+        )
+        .order_by(key, table.url)
     )
+    return list(session.execute(query if limit is None else query.limit(limit)).scalars())
 
 
 def deliveries(session, alert_id: int | None = None) -> list[AlertDelivery]:

@@ -20,6 +20,7 @@ from modelreg.store.tables import (
     AuditHead,
     BenchmarkRun,
     CheckResult,
+    ConsumerUsage,
     Model,
     ModelVersion,
     VersionAttribute,
@@ -249,6 +250,7 @@ def version_query(
     statuses: Sequence[str] | None = None,
     max_p95: float | None = None,
     max_cost: float | None = None,
+    used_by: tuple[str, str] | None = None,
     walk_in_order: bool = False,
 ):
     """SELECT of versions matching every filter (values already validated).
@@ -273,6 +275,17 @@ def version_query(
             conditions.append(ModelVersion.model_id.like(like_pattern(model), escape="\\"))
         else:
             conditions.append(ModelVersion.model_id == model)
+    if used_by is not None:  # (consumer, first day): seen resolving or calling the version since then
+        conditions.append(
+            select(ConsumerUsage.model_id)
+            .where(
+                ConsumerUsage.consumer == used_by[0],
+                ConsumerUsage.day >= used_by[1],
+                ConsumerUsage.model_id == ModelVersion.model_id,
+                ConsumerUsage.version == ModelVersion.version,
+            )
+            .exists()
+        )
     attr_filters = [("capability", c) for c in sorted(set(capabilities))]
     if domain is not None:
         attr_filters.append(("domain", domain))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from sqlalchemy import Index, text
+from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 TS = 27  # len("2026-11-27T05:28:46.000000Z")
@@ -189,3 +189,29 @@ class EventDelivery(SQLModel, table=True):
     attempts: int = 0
     last_error: Optional[str] = None
     updated_at: str = Field(max_length=TS)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for `serve --require-token` (revision 0005): only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("digest", name="uq_api_token_digest"),)
+    name: str = Field(primary_key=True, max_length=64)  # the consumer its requests are counted for
+    digest: str = Field(max_length=64)
+    created_at: str = Field(max_length=TS)
+    created_by: str = Field(max_length=128)
+    revoked_at: Optional[str] = Field(default=None, max_length=TS)
+    revoked_by: Optional[str] = Field(default=None, max_length=128)
+
+
+class ConsumerUsage(SQLModel, table=True):
+    """Requests per consumer, version and UTC day (revision 0005), added in batches."""
+
+    __tablename__ = "consumer_usage"
+    __table_args__ = (Index("ix_consumer_usage_version", "model_id", "version", "day"),)
+    consumer: str = Field(primary_key=True, max_length=128)
+    model_id: str = Field(primary_key=True, max_length=64)
+    version: str = Field(primary_key=True, max_length=128)
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD (UTC)
+    requests: int = Field(sa_type=BigInteger)
+    last_seen: str = Field(max_length=TS)
