@@ -5,7 +5,8 @@ test clock), so what the CLI prints for it is the same on every run.
 
 `seed(url)` fills a registry created by conftest's `new_registry`; `NOW` is
 the moment to read it at (MODELREG_NOW). The OS login is pinned (LOGNAME) so
-`history` shows the same "(os: ...)" everywhere.
+`history` shows the same "(os: ...)" everywhere. `use_showcase` does all of
+it for a test (SQLite: what is printed does not depend on the backend).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from conftest import GUIDE_MANIFEST
+from conftest import GUIDE_MANIFEST, new_registry
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 NOW = "2026-03-02T12:00:00Z"
@@ -100,3 +101,13 @@ def seed(url: str) -> None:
             os.environ.pop("LOGNAME", None)
         else:
             os.environ["LOGNAME"] = saved_login
+
+
+def use_showcase(tmp_path, monkeypatch) -> str:
+    """A seeded SQLite showcase as the test's registry, read at NOW; its URL."""
+    url = new_registry(f"sqlite:///{tmp_path / 'showcase.db'}")
+    seed(url)
+    monkeypatch.setenv("MODELREG_DB", url)
+    monkeypatch.setenv("MODELREG_NOW", NOW)
+    monkeypatch.setenv("LOGNAME", OS_LOGIN)
+    return url

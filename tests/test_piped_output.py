@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import new_registry, run_cli, run_process
-from showcase import NOW, OS_LOGIN, seed
+from conftest import run_cli, run_process
+from showcase import use_showcase
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "piped_output.txt"
 COMMANDS = [
@@ -36,12 +36,7 @@ COMMANDS = [
 
 @pytest.fixture
 def showcase(tmp_path, monkeypatch):
-    url = new_registry(f"sqlite:///{tmp_path / 'showcase.db'}")
-    seed(url)
-    monkeypatch.setenv("MODELREG_DB", url)
-    monkeypatch.setenv("MODELREG_NOW", NOW)
-    monkeypatch.setenv("LOGNAME", OS_LOGIN)
-    return url
+    return use_showcase(tmp_path, monkeypatch)
 
 
 def transcript(run) -> str:
