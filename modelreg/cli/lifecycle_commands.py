@@ -10,7 +10,7 @@ import typer
 
 from modelreg.cli.app import app, open_registry
 from modelreg.cli.complete_targets import complete_model, complete_target
-from modelreg.cli.output import Output, message, output_options
+from modelreg.cli.output import Output, message, output_options, warn
 
 REVIEW_FIELDS = ("target", "check", "result", "actor", "at", "status")
 PROMOTE_FIELDS = ("target", "from", "to", "unmet", "canary", "policy_version", "dry_run", "would_succeed")
@@ -46,11 +46,15 @@ def review(
     Example: modelreg review ms-advanced-reasoning@3.0.1 --check security --pass --note "pen test 2026-11"
     """
     from modelreg.errors import InvalidInput
+    from modelreg.lifecycle.evidence import unrequired_check_hint
 
     if passed is None:
         raise InvalidInput("give --pass or --fail")
     with open_registry(ctx) as reg:
         result = reg.review(target, check, passed, reject=reject, note=note)
+        hint = unrequired_check_hint(result["check"], reg.policy())
+    if hint:
+        warn(f"recorded {result['check']!r}, which the policy does not require{hint}")
     if out.is_json:
         out.json(result)
     else:
