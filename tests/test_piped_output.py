@@ -7,6 +7,8 @@ the script-facing output: UPDATE_GOLDEN=1 pytest tests/test_piped_output.py."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,15 @@ def test_a_real_pipe_prints_the_same_bytes(showcase):
         assert r.exit_code == 0, r.stderr
         block = next(b for b in expected if b.startswith(" ".join(args) + "\n"))
         assert r.stdout == block.split("\n", 1)[1]
+
+
+def test_piped_views_do_not_import_rich(showcase):
+    """Pipes are the scripts' hot path: the plain views are drawn without rich."""
+    probe = (
+        "import sys\nfrom modelreg.cli import main\n"
+        "for args in (['find'], ['show', 'ms-advanced-reasoning@3.0.1'], ['history', 'ms-standard'], ['alerts', 'list']):\n"
+        "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+        "sys.stderr.write('RICH=' + str(any(m == 'rich' or m.startswith('rich.') for m in sys.modules)))"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.stderr.endswith("RICH=False"), proc.stderr[-2000:]

@@ -14,7 +14,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
 
 import pytest
-from conftest import Result
+from conftest import Result, run_cli
 from hypothesis import given
 from hypothesis import strategies as st
 from showcase import use_showcase
@@ -213,3 +213,9 @@ def test_tree_lines_are_cut_not_wrapped(showcase):
     text = on_terminal("tree", columns=60).stdout
     assert all(len(line) <= 60 for line in text.splitlines())
     assert "2.0.0 [DEPRECATED]" in text and "…" in text
+
+
+def test_the_sweep_summary_says_when_in_local_time(showcase):
+    on_tty = on_terminal("deprecate", "--sweep", "--dry-run").stdout
+    assert on_tty.startswith("sweep as of 2026-03-02 13:00 (just now)\n")
+    assert run_cli("deprecate", "--sweep", "--dry-run").stdout.startswith("sweep as of 2026-03-02T12:00:00Z\n")

@@ -220,10 +220,11 @@ def deprecate(
 
 
 def _print_sweep(report: dict) -> None:
-    from modelreg.cli.output import safe
+    from modelreg.cli.local_time import for_people
+    from modelreg.cli.output import for_terminal, safe
 
     prefix = "dry run: would retire" if report["dry_run"] else "retired"
-    lines = [f"sweep as of {report['as_of']}"]
+    lines = [f"sweep as of {for_people(report['as_of']) if for_terminal() else report['as_of']}"]
     lines += [f"  {prefix} {t}" for t in report["retired"]]
     lines += [
         f"  notice: {n['target']} retires on {n['retire_on']} ({n['days_left']} days left)" for n in report["notices"]
