@@ -37,7 +37,8 @@ def on_terminal(*args: str, columns: int = 160, colour: bool = False, env: dict 
 
     from modelreg.cli import main
 
-    wanted = {"COLUMNS": str(columns), "NO_COLOR": None if colour else "1", **(env or {})}
+    # TERM spelled out: rich draws no colour for TERM=dumb (some CI runners)
+    wanted = {"COLUMNS": str(columns), "NO_COLOR": None if colour else "1", "TERM": "xterm-256color", **(env or {})}
     saved = {k: os.environ.get(k) for k in wanted}
     for key, value in wanted.items():
         os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
