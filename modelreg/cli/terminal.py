@@ -24,6 +24,7 @@ from rich.text import Text
 
 from modelreg.cli.blocks import Blocks, Pairs, Rows, TerminalView, cell_text, safe
 from modelreg.cli.local_time import for_people
+from modelreg.clock import now as clock_now
 
 GAP = 2  # columns between cells, as the plain view
 CHUNK = 500  # table lines printed at a time
@@ -83,8 +84,12 @@ def fit_widths(
 
 def _cells(rows: Rows, hints: bool) -> list[list[str]]:
     times = set((rows.view or TerminalView()).times)
+    now = clock_now()  # once, not once a cell
     return [
-        [for_people(row.get(k), hint=hints) if k in times else safe(cell_text(row.get(k))) for k, _ in rows.columns]
+        [
+            for_people(row.get(k), hint=hints, now=now) if k in times else safe(cell_text(row.get(k)))
+            for k, _ in rows.columns
+        ]
         for row in rows.rows
     ]
 
