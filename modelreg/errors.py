@@ -6,6 +6,8 @@ code the CLI should use; the CLI turns it into one line on stderr in one place.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from enum import IntEnum
 
 
@@ -30,6 +32,26 @@ class ModelregError(Exception):
         self.details = details or []
         # what a dry run would have done, for the caller to show (e.g. a refused plan)
         self.data = data
+
+
+def did_you_mean(given: str, candidates: Iterable[str], *, most: int = 3) -> str:
+    """The "; did you mean 'x'?" naming the nearest of `candidates` by difflib's
+    ratio (as click does for an unknown command), and up to `most` about as
+    near, or "" when none is near. The caller fetches the candidates with one
+    bounded query (never the registry)."""
+    scored = []
+    for name in dict.fromkeys(candidates):
+        matcher = difflib.SequenceMatcher(None, given, name)
+        if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6 and matcher.ratio() >= 0.6:
+            scored.append((-matcher.ratio(), name))
+    if not scored:
+        return ""
+    scored.sort(key=lambda pair: pair[0])  # stable: ties keep the candidates' order (newest first)
+    best = scored[0][0]
+    near = [name for score, name in scored[:most] if score - best <= 0.05]
+    quoted = [f"'{name}'" for name in near]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"; did you mean {listed}?"
 
 
 class InvalidInput(ModelregError):

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from modelreg.cli.app import app, load_config, open_registry, options
-from modelreg.cli.output import Output, message, output_options, safe
+from modelreg.cli.output import Output, TerminalView, message, output_options, safe
 
 db_app = typer.Typer(
     help="Schema migrations (alembic), integrity checks and verbatim copies.\n\nExample: modelreg db upgrade",
@@ -272,7 +272,11 @@ def policy_history(ctx: typer.Context, out: Output = Output()) -> None:
     """
     with open_registry(ctx) as reg:
         rows = reg.policy_history()
-    out.rows(rows, [("version", "VERSION"), ("created_at", "CREATED"), ("created_by", "BY")])
+    out.rows(
+        rows,
+        [("version", "VERSION"), ("created_at", "CREATED"), ("created_by", "BY")],
+        view=TerminalView(times=("created_at",)),
+    )
 
 
 @access_app.command("grant")

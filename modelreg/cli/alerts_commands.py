@@ -11,7 +11,7 @@ import typer
 
 from modelreg.cli.app import app, open_registry
 from modelreg.cli.complete_targets import complete_target
-from modelreg.cli.output import Output, message, output_options, warn
+from modelreg.cli.output import Output, TerminalView, message, output_options, warn
 
 alerts_app = typer.Typer(
     help="Production metrics, alerts, security advisories, drift baselines, Prometheus export.\n\n"
@@ -77,6 +77,7 @@ ALERT_COLUMNS = [
     ("last_seen", "LAST SEEN"),
     ("message", "MESSAGE"),
 ]
+ALERT_VIEW = TerminalView(shrink=("message",), hide=("kind", "status"), times=("last_seen",))
 CSV_COLUMNS = [
     (k, k) for k in ("id", "kind", "severity", "status", "model_id", "version", "message", "first_seen", "last_seen")
 ]
@@ -223,6 +224,7 @@ def list_alerts(
         _with_target(rows) if out.fmt in ("table", "plain") else rows,
         CSV_COLUMNS if out.fmt == "csv" else ALERT_COLUMNS,
         json_rows=rows,
+        view=ALERT_VIEW,
     )
 
 

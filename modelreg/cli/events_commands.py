@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from modelreg.cli.app import app, open_registry
-from modelreg.cli.output import Output, message, output_options
+from modelreg.cli.output import Output, TerminalView, message, output_options
 
 events_app = typer.Typer(
     help="Lifecycle events (version.approved, version.deprecated, ...) and their webhooks.\n\n"
@@ -48,6 +48,7 @@ def events_list(
             ("delivery", "DELIVERY"),
         ],
         json_rows=rows,
+        view=TerminalView(shrink=("target", "type", "delivery", "actor"), times=("at",)),
     )
 
 

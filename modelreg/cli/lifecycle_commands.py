@@ -46,11 +46,15 @@ def review(
     Example: modelreg review ms-advanced-reasoning@3.0.1 --check security --pass --note "pen test 2026-11"
     """
     from modelreg.errors import InvalidInput
+    from modelreg.lifecycle.evidence import unrequired_check_hint
 
     if passed is None:
         raise InvalidInput("give --pass or --fail")
     with open_registry(ctx) as reg:
         result = reg.review(target, check, passed, reject=reject, note=note)
+        hint = unrequired_check_hint(result["check"], reg.policy())
+    if hint:
+        warn(f"recorded {result['check']!r}, which the policy does not require{hint}")
     if out.is_json:
         out.json(result)
     else:
@@ -221,10 +225,11 @@ def deprecate(
 
 
 def _print_sweep(report: dict) -> None:
-    from modelreg.cli.output import safe
+    from modelreg.cli.local_time import for_people
+    from modelreg.cli.output import for_terminal, safe
 
     prefix = "dry run: would retire" if report["dry_run"] else "retired"
-    lines = [f"sweep as of {report['as_of']}"]
+    lines = [f"sweep as of {for_people(report['as_of']) if for_terminal() else report['as_of']}"]
     lines += [f"  {prefix} {t}" for t in report["retired"]]
     lines += [
         f"  notice: {n['target']} retires on {n['retire_on']} ({n['days_left']} days left)"

@@ -3,10 +3,13 @@
 Output options are declared once (`output_options`): each data command names
 its own JSON fields and whether it also speaks CSV and --plain, and gets an
 `Output` that renders rows of plain dicts as JSON, CSV, tab-separated plain
-text or aligned columns. Text meant for a person goes through `safe` (one
-function, as gh and kubectl do): control characters from stored data never
-reach the terminal raw. rich is imported only when a table, tree or progress
-bar is actually drawn.
+text or a table. The table is aligned plain columns when stdout is not a
+terminal (their bytes are a contract with scripts) and a rich table fitted to
+the terminal when it is (`modelreg.cli.terminal`, issue 16). Text meant for a
+person goes through `safe` (one function, as gh and kubectl do, in
+`blocks`): control characters from stored data never reach the terminal
+raw. rich is imported only when something is drawn on a terminal (or a
+benchmark report).
 """
 
 from __future__ import annotations
@@ -23,32 +26,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from modelreg.cli.blocks import (  # re-exported: commands import what they print with from here
+    Blocks,
+    Pairs,
+    Rows,
+    TerminalView,
+    cell_text,
+    format_columns,
+    safe,
+)
+
+__all__ = ["Pairs", "Rows", "TerminalView", "cell_text", "format_columns", "safe"]
+
 NO_COLOR = False  # set by --no-color
 JSON_FIELDS: list[str] | None = None  # set by --json a,b,c (gh-style field selection)
 FIELD_LIST = re.compile(r"^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*\Z")
 
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-_PLAIN_BREAKS = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def _escape(match: re.Match) -> str:
-    ch = match.group(0)
-    return {"\r": "\\r"}.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-
-
-def safe(text: Any, *, multiline: bool = False) -> str:
-    """`text` for a terminal: escape sequences, carriage returns and other
-    control characters shown as \\x1b, \\r ...; newlines and tabs kept only
-    when `multiline` (else shown as \\n, \\t)."""
-    value = str(text)
-    if not multiline:
-        value = value.replace("\n", "\\n").replace("\t", "\\t")
-    return _CONTROL.sub(_escape, value)
-
 
 def colour_allowed(stream) -> bool:
     return not NO_COLOR and "NO_COLOR" not in os.environ and stream.isatty()
+
+
+def for_terminal() -> bool:
+    """Is a person reading stdout? (Then tables are fitted to the terminal
+    and times shown local; a pipe gets the plain, stable form.)"""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _console(stderr: bool):
@@ -58,7 +61,8 @@ def _console(stderr: bool):
     return Console(
         file=stream,
         stderr=stderr,
-        no_color=not colour_allowed(stream),
+        # no colour means no escape codes at all (NO_COLOR, --no-color, pipes)
+        color_system="auto" if colour_allowed(stream) else None,
         highlight=False,
         soft_wrap=False,
         width=None if stream.isatty() else 160,
@@ -96,52 +100,23 @@ def select_fields(data: Any) -> Any:
     return data
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ",".join(_cell(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+def write_blocks(blocks: Blocks) -> None:
+    """A view made of lines, key-value pairs and tables: plain text for a
+    pipe, fitted to the terminal for a person."""
+    if for_terminal():
+        from modelreg.cli.terminal import print_blocks
 
-
-STATUS_COLOURS = {
-    "APPROVED": "32",
-    "DEPRECATED": "33",
-    "RETIRED": "2",
-    "REJECTED": "31",
-    "TESTING": "36",
-    "EXPERIMENTAL": "35",
-    "critical": "31",
-    "warning": "33",
-    "pass": "32",
-    "fail": "31",
-}
-
-
-def format_columns(rows: Sequence[Sequence[str]], headers: Sequence[str], *, title: str | None = None) -> str:
-    """Aligned plain-text columns, as kubectl and gh print lists: greppable,
-    and fast. Cells are made safe; status words are coloured when stdout is a
-    colour terminal."""
-    cells_of = [[safe(cell) for cell in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells_of:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    colour = colour_allowed(sys.stdout)
-    lines = [safe(title)] if title else []
-    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
-    for row in cells_of:
-        cells = []
-        for cell, width in zip(row, widths):
-            padded = cell.ljust(width)
-            code = STATUS_COLOURS.get(cell) if colour else None
-            cells.append(f"\x1b[{code}m{cell}\x1b[0m{padded[len(cell) :]}" if code else padded)
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
+        print_blocks(blocks, out())
+        return
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, Rows):
+            lines.append(block.plain().rstrip("\n"))
+        elif isinstance(block, Pairs):
+            lines += block.plain()
+        else:
+            lines.append(block)
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def render(
@@ -151,9 +126,11 @@ def render(
     columns: Sequence[tuple[str, str]],
     title: str | None = None,
     json_rows: Sequence[dict] | None = None,
+    view: TerminalView | None = None,
 ) -> None:
     """fmt: json | csv | plain | table. `columns` are (key, header) for the
-    CSV/plain/table views; JSON prints the full dicts (json_rows if given)."""
+    CSV/plain/table views; JSON prints the full dicts (json_rows if given);
+    `view` says how the table fits a terminal."""
     if fmt == "json":
         emit_json(list(json_rows if json_rows is not None else rows))
         return
@@ -163,17 +140,19 @@ def render(
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(keys)
         for row in rows:
-            writer.writerow([_cell(row.get(k)) for k in keys])
+            writer.writerow([cell_text(row.get(k)) for k in keys])
         sys.stdout.write(buffer.getvalue())
         return
     if fmt == "plain":
         # one record per line, always: tabs and newlines inside a value are escaped
         for row in rows:
-            sys.stdout.write("\t".join(safe(_cell(row.get(k))) for k in keys) + "\n")
+            sys.stdout.write("\t".join(safe(cell_text(row.get(k))) for k in keys) + "\n")
         return
-    sys.stdout.write(
-        format_columns([[_cell(row.get(k)) for k in keys] for row in rows], [h for _, h in columns], title=title)
-    )
+    table = Rows(rows, columns, view, title)
+    if for_terminal():
+        write_blocks([table])
+    else:
+        sys.stdout.write(table.plain())
 
 
 @dataclass
@@ -197,8 +176,9 @@ class Output:
         *,
         json_rows: Sequence[dict] | None = None,
         title: str | None = None,
+        view: TerminalView | None = None,
     ) -> None:
-        render(rows, fmt=self.fmt, columns=columns, title=title, json_rows=json_rows)
+        render(rows, fmt=self.fmt, columns=columns, title=title, json_rows=json_rows, view=view)
 
 
 _CHOICE_HELP = {

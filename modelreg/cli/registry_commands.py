@@ -9,7 +9,14 @@ import typer
 from modelreg.cli.app import app, open_registry
 from modelreg.cli.complete_targets import complete_status, complete_target
 from modelreg.cli.output import Output, message, output_options
-from modelreg.cli.show_view import HISTORY_COLUMNS, VERSION_COLUMNS, history_rows, version_rows
+from modelreg.cli.show_view import (
+    HISTORY_COLUMNS,
+    HISTORY_VIEW,
+    VERSION_COLUMNS,
+    VERSION_VIEW,
+    history_rows,
+    version_rows,
+)
 
 VERSION_FIELDS = (
     "model_id",
@@ -195,7 +202,7 @@ def find(
     if out.fmt == "table" and not versions:
         message("no versions match")
         return
-    out.rows(version_rows(versions), VERSION_COLUMNS, json_rows=versions)
+    out.rows(version_rows(versions), VERSION_COLUMNS, json_rows=versions, view=VERSION_VIEW)
     if limit and total > len(versions):
         message(f"showing {len(versions)} of {total} versions; use --limit 0 for all")
 
@@ -264,4 +271,4 @@ def history(
     model_id, version = parse_target(target, version_required=False)
     with open_registry(ctx) as reg:
         events = reg.history(model_id, version)
-    out.rows(history_rows(events), HISTORY_COLUMNS, json_rows=events)
+    out.rows(history_rows(events), HISTORY_COLUMNS, json_rows=events, view=HISTORY_VIEW)

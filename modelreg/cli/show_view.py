@@ -1,15 +1,21 @@
 """Drawing versions, models, the tree and the audit trail for people.
 
-Plain aligned text (no rich import: `show` and `find` are hot paths for
-scripts); every value from the registry goes through `output.safe`.
+Each view is a list of blocks (lines, key-value pairs, tables) that
+`output.write_blocks` prints as plain aligned text for a pipe (no rich
+import: `show` and `find` are hot paths for scripts) or fitted to the
+terminal for a person, times then in local time. Every value from the
+registry goes through `output.safe`.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from modelreg.cli.output import format_columns, render, safe
+from modelreg.cli.local_time import for_people
+from modelreg.cli.output import Pairs, Rows, TerminalView, for_terminal, safe, write_blocks
 
 STAGE_TITLES = {
     "production": "Production Models",
@@ -36,6 +42,25 @@ HISTORY_COLUMNS = [
     ("change", "CHANGE"),
     ("policy", "POLICY"),
 ]
+# On a terminal: ids and statuses keep their width, free text ends in "…", and
+# on a narrow one the columns a person needs least are left out first.
+VERSION_VIEW = TerminalView(
+    shrink=("lifecycle", "capabilities", "provider"), hide=("provider", "capabilities", "cost_usd", "p95_latency_ms")
+)
+HISTORY_VIEW = TerminalView(shrink=("change", "who", "target"), hide=("target", "policy"), times=("at",))
+CHECK_COLUMNS = [("check", "CHECK"), ("result", "RESULT"), ("actor", "ACTOR"), ("at", "AT"), ("note", "NOTE")]
+CHECK_VIEW = TerminalView(shrink=("note",), times=("at",))
+BENCHMARK_COLUMNS = [
+    ("run", "RUN"),
+    ("finished", "FINISHED"),
+    ("result", "RESULT"),
+    ("p50", "P50 MS"),
+    ("p95", "P95 MS"),
+    ("errors", "ERRORS"),
+    ("rps", "REQ/S"),
+    ("note", "NOTE"),
+]
+BENCHMARK_VIEW = TerminalView(shrink=("note",), times=("finished",))
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -122,17 +147,10 @@ def render_tree(data: dict) -> None:
             model_pad = stage_pad + ("    " if last_model else "│   ")
             for k, entry in enumerate(versions):
                 lines.append(model_pad + ("└── " if k == len(versions) - 1 else "├── ") + _tree_label(entry))
+    if for_terminal():  # a line the terminal wrapped would read as the next branch
+        width = shutil.get_terminal_size().columns
+        lines = [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
     sys.stdout.write("\n".join(lines) + "\n")
-
-
-def _kv(rows: list[tuple[str, object]]) -> list[str]:
-    shown = [
-        (k, v if isinstance(v, str) else ", ".join(map(str, v)) if isinstance(v, list) else str(v))
-        for k, v in rows
-        if v not in (None, "", [], {})
-    ]
-    width = max((len(k) for k, _ in shown), default=0)
-    return [f"{k.ljust(width)}  {safe(v)}" for k, v in shown]
 
 
 def _fmt(value: float | None, pct: bool = False) -> str:
@@ -157,7 +175,13 @@ def sparkline(values: list[float | None]) -> str:
     return "".join(out)
 
 
-def _monitoring_lines(version: dict) -> list[str]:
+def _window_span(first: str, last: str, terminal: bool) -> str:
+    if terminal:
+        return f"{for_people(first, hint=False)} .. {for_people(last, hint=False)}"
+    return f"{first[:16]} .. {last[:16]}"
+
+
+def _monitoring_lines(version: dict, terminal: bool) -> list[str]:
     """Recent windows as sparklines, and the version's active alerts."""
     windows = version.get("observations") or []
     alerts = version.get("alerts") or []
@@ -167,7 +191,7 @@ def _monitoring_lines(version: dict) -> list[str]:
         rate = [w["error_rate"] for w in windows]
         slo = version.get("performance", {}).get("p95_latency_ms")
         lines.append(
-            f"recent windows ({len(windows)}, {windows[0]['window_start'][:16]} .. {windows[-1]['window_end'][:16]}):"
+            f"recent windows ({len(windows)}, {_window_span(windows[0]['window_start'], windows[-1]['window_end'], terminal)}):"
         )
         lines.append(
             f"  p95 latency  {sparkline(p95)}  {p95[0]:.0f} -> {p95[-1]:.0f} ms" + (f" (SLO {slo:g} ms)" if slo else "")
@@ -185,105 +209,112 @@ def _monitoring_lines(version: dict) -> list[str]:
     return lines
 
 
+def _stored(text: Any, *, hint: bool = True) -> str:
+    """A stored time as stored (ISO 8601 UTC): what a pipe gets."""
+    return str(text)
+
+
 def render_version(v: dict) -> None:
+    terminal = for_terminal()
+    when: Callable[..., str] = for_people if terminal else _stored
     perf, comp = v["performance"], v["compliance"]
     params = ", ".join(
         f"{k}={p['default']}"
         + (f" [{p['range'][0]}..{p['range'][1]}]" if "range" in p else f" (max {p['max']})" if "max" in p else "")
         for k, p in v["parameters"].items()
     )
-    lines = [f"{v['model_id']}@{v['version']}  [{v['status']}]  stage: {v['stage']}"]
-    lines += _kv(
-        [
-            ("provider", v["provider"]),
-            ("capabilities", v["capabilities"]),
-            ("parameters", params),
-            (
-                "SLO",
-                f"avg {perf['avg_latency_ms']:g} ms, p95 {perf['p95_latency_ms']:g} ms, "
-                f"${perf['cost_per_request_usd']:g}/request",
-            ),
-            ("residency", comp["data_residency"]),
-            ("pii", comp["pii_handling"]),
-            ("domains", comp["approved_domains"]),
-            ("description", v.get("description")),
-            ("endpoint", f"{v['endpoint']} ({v['endpoint_kind']})" if v["endpoint"] else None),
-            ("registered", f"{v['registered_at']} by {v['registered_by']}"),
-            ("approved", f"{v['approved_at']} by {v['approved_by']}" if v["approved_at"] else None),
-            ("rollout weight", f"{v['rollout_weight']}%" if v["status"] == "APPROVED" else None),
-            ("deprecated", f"{v['deprecated_at']}: {v['deprecation_reason']}" if v["deprecated_at"] else None),
-            (
-                "retire on",
+    blocks: list[str | Rows | Pairs] = [f"{v['model_id']}@{v['version']}  [{v['status']}]  stage: {v['stage']}"]
+    blocks.append(
+        Pairs(
+            [
+                ("provider", v["provider"]),
+                ("capabilities", v["capabilities"]),
+                ("parameters", params),
                 (
-                    v["retire_on"]
-                    + " UTC"
-                    + (f" (in {v['days_to_retirement']} days)" if v.get("days_to_retirement") is not None else "")
-                )
-                if v["retire_on"]
-                else None,
-            ),
-            ("replacement", v["replacement"]),
-            ("retired", v["retired_at"]),
-            (
-                "used by (7 days)",
-                ", ".join(f"{c['consumer']} ({c['requests']})" for c in v.get("consumers") or []) or None,
-            ),
-        ]
+                    "SLO",
+                    f"avg {perf['avg_latency_ms']:g} ms, p95 {perf['p95_latency_ms']:g} ms, "
+                    f"${perf['cost_per_request_usd']:g}/request",
+                ),
+                ("residency", comp["data_residency"]),
+                ("pii", comp["pii_handling"]),
+                ("domains", comp["approved_domains"]),
+                ("description", v.get("description")),
+                ("endpoint", f"{v['endpoint']} ({v['endpoint_kind']})" if v["endpoint"] else None),
+                ("registered", f"{when(v['registered_at'])} by {v['registered_by']}"),
+                ("approved", f"{when(v['approved_at'])} by {v['approved_by']}" if v["approved_at"] else None),
+                ("rollout weight", f"{v['rollout_weight']}%" if v["status"] == "APPROVED" else None),
+                (
+                    "deprecated",
+                    f"{when(v['deprecated_at'])}: {v['deprecation_reason']}" if v["deprecated_at"] else None,
+                ),
+                (
+                    "retire on",
+                    (
+                        v["retire_on"]
+                        + " UTC"
+                        + (f" (in {v['days_to_retirement']} days)" if v.get("days_to_retirement") is not None else "")
+                    )
+                    if v["retire_on"]
+                    else None,
+                ),
+                ("replacement", v["replacement"]),
+                ("retired", when(v["retired_at"]) if v["retired_at"] else None),
+                (
+                    "used by (7 days)",
+                    ", ".join(f"{c['consumer']} ({c['requests']})" for c in v.get("consumers") or []) or None,
+                ),
+            ]
+        )
     )
     if v["checks"]:
-        lines.append("")
-        lines.append(
-            format_columns(
-                [
-                    [name, c["result"], c["actor"], c["at"], c.get("note") or c.get("evidence") or ""]
-                    for name, c in sorted(v["checks"].items())
-                ],
-                ["CHECK", "RESULT", "ACTOR", "AT", "NOTE"],
-            ).rstrip("\n")
-        )
+        checks = [
+            {"check": name, **c, "note": c.get("note") or c.get("evidence") or ""}
+            for name, c in sorted(v["checks"].items())
+        ]
+        blocks += ["", Rows(checks, CHECK_COLUMNS, CHECK_VIEW)]
     if v.get("benchmarks"):
-        rows = []
+        runs = []
         for b in v["benchmarks"]:
             lat = b.get("latency_ms") or {}
-            verdict = "aborted" if b["aborted"] else ("pass" if b["passed"] else "fail")
-            counts = "" if b["endpoint"] == v.get("endpoint") else f"other endpoint {b['endpoint']}"
-            rows.append(
-                [
-                    str(b["run_id"]),
-                    b["finished_at"],
-                    verdict,
-                    _fmt(lat.get("p50")),
-                    _fmt(lat.get("p95")),
-                    _fmt(b.get("error_rate"), pct=True),
-                    _fmt(b.get("throughput_rps")),
-                    counts,
-                ]
+            runs.append(
+                {
+                    "run": str(b["run_id"]),
+                    "finished": b["finished_at"],
+                    "result": "aborted" if b["aborted"] else ("pass" if b["passed"] else "fail"),
+                    "p50": _fmt(lat.get("p50")),
+                    "p95": _fmt(lat.get("p95")),
+                    "errors": _fmt(b.get("error_rate"), pct=True),
+                    "rps": _fmt(b.get("throughput_rps")),
+                    "note": "" if b["endpoint"] == v.get("endpoint") else f"other endpoint {b['endpoint']}",
+                }
             )
-        lines.append("")
-        lines.append(
-            format_columns(rows, ["RUN", "FINISHED", "RESULT", "P50 MS", "P95 MS", "ERRORS", "REQ/S", "NOTE"]).rstrip(
-                "\n"
-            )
-        )
-    lines += _monitoring_lines(v)
+        blocks += ["", Rows(runs, BENCHMARK_COLUMNS, BENCHMARK_VIEW)]
+    blocks += _monitoring_lines(v, terminal)
     if v.get("history"):
-        lines.append("history:")
-        lines += [f"  {e['at']}  {safe(e['actor'])}  {safe(e['action'])}" for e in v["history"][-10:]]
-    sys.stdout.write("\n".join(lines) + "\n")
+        recent = v["history"][-10:]
+        ats = [when(e["at"]) for e in recent]
+        width = max(len(at) for at in ats)  # stored times are fixed-width already
+        blocks.append("history:")
+        blocks += [f"  {at.ljust(width)}  {safe(e['actor'])}  {safe(e['action'])}" for at, e in zip(ats, recent)]
+    write_blocks(blocks)
 
 
 def render_model(m: dict) -> None:
-    lines = [f"{m['model_id']}  provider: {m['provider']}  owner: {safe(m['owner'])}"]
-    lines += _kv(
+    write_blocks(
         [
-            ("production default", m["production_default"]),
-            ("canary", m["canary"]),
-            ("fallbacks", m["fallbacks"]),
-            ("description", m["description"]),
+            f"{m['model_id']}  provider: {m['provider']}  owner: {safe(m['owner'])}",
+            Pairs(
+                [
+                    ("production default", m["production_default"]),
+                    ("canary", m["canary"]),
+                    ("fallbacks", m["fallbacks"]),
+                    ("description", m["description"]),
+                ]
+            ),
+            "",
+            Rows(version_rows(m["versions"]), [c for c in VERSION_COLUMNS if c[0] != "model_id"], VERSION_VIEW),
         ]
     )
-    sys.stdout.write("\n".join(lines) + "\n\n")
-    render(version_rows(m["versions"]), fmt="table", columns=[c for c in VERSION_COLUMNS if c[0] != "model_id"])
 
 
 def render_registration(registered: list[dict[str, Any]]) -> None:

@@ -7,14 +7,16 @@ benchmark; an import never brings any in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from modelreg.errors import Conflict, InvalidInput
+from modelreg.errors import Conflict, InvalidInput, did_you_mean
 from modelreg.lifecycle import authority, events
 from modelreg.lifecycle.authority import Role
 from modelreg.lifecycle.gates import BenchmarkRecord, CheckRecord, Evidence
 from modelreg.lifecycle.status import ARCHIVED
 from modelreg.manifest import SLUG, endpoint_identity
+from modelreg.policy import Policy
 from modelreg.store import queries
 from modelreg.store.tables import BenchmarkRun, CheckResult, ModelVersion, json_text
 from modelreg.version_ranges import affects
@@ -22,18 +24,30 @@ from modelreg.version_ranges import affects
 MAX_NOTE = 2000
 
 
-def check_name(name: Any) -> str:
+def check_name(name: Any, known: Sequence[str] = ()) -> str:
+    """A check name as stored (a slug, lower case); a bad one is refused
+    naming the nearest of `known` (the policy's required checks)."""
     if not isinstance(name, str) or not SLUG.match(name.strip().lower()):
+        hint = did_you_mean(str(name).strip().lower(), known) if isinstance(name, str) else ""
         raise InvalidInput(
-            f"invalid check name {str(name)[:40]!r}: expected a slug such as evaluation, security, compliance"
+            f"invalid check name {str(name)[:40]!r}: expected a slug such as evaluation, security, compliance{hint}"
         )
     return name.strip().lower()
+
+
+def unrequired_check_hint(name: str, policy: Policy) -> str:
+    """For a check the policy does not require (any name may be recorded):
+    "; did you mean 'evaluation'?" when it looks like a typo of one it does,
+    else ""."""
+    if name in policy.required_checks:
+        return ""
+    return did_you_mean(name, policy.required_checks)
 
 
 def review(tx, model_id: str, version: str, check: str, passed: bool, *, note: str = "") -> dict[str, Any]:
     """Record an evaluation, security or compliance result (steps 2-3).
     (`--reject` is `transitions.reject_after_review`, in the same transaction.)"""
-    name = check_name(check)
+    name = check_name(check, tx.policy.required_checks)
     if name == "benchmark":
         raise InvalidInput("the benchmark check is recorded by `modelreg benchmark`, from a measured run")
     if not isinstance(note, str) or len(note) > MAX_NOTE:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modelreg.errors import Conflict, InvalidInput, NotFound, PolicyRefused
+from modelreg.errors import Conflict, InvalidInput, PolicyRefused
 from modelreg.lifecycle import authority, production
 from modelreg.lifecycle.authority import Role
 from modelreg.lifecycle.status import LIVE, RESOLVABLE
@@ -101,11 +101,11 @@ def set_fallbacks(tx, model_id: str, targets: list[str], *, clearing: bool = Fal
         authority.require(tx, Role.APPROVER, f"change the fallbacks of {model_id}, which has approved versions")
     else:
         authority.require_any(tx, (Role.OPERATOR, Role.APPROVER), f"change the fallbacks of {model_id}")
-    for (target_model, target_version), text in zip(parsed, normalized):
+    for target_model, target_version in parsed:
         if tx.session.get(Model, target_model) is None:
-            raise NotFound(f"unknown fallback target model {target_model!r}")
+            raise queries.unknown_model(tx.session, target_model, "fallback target model")
         if target_version is not None and tx.session.get(ModelVersion, (target_model, target_version)) is None:
-            raise NotFound(f"unknown fallback target {text}")
+            raise queries.unknown_version(tx.session, target_model, target_version, "fallback target")
         if target_model == model_id:
             raise Conflict(f"{model_id} cannot fall back to itself")
     edges = graph(tx.session)

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, update
 from sqlmodel import col
 
 from modelreg import clock
-from modelreg.errors import Conflict, InvalidInput, NotFound, PolicyRefused
+from modelreg.errors import Conflict, InvalidInput, PolicyRefused
 from modelreg.lifecycle import authority, events, evidence, production, usage
 from modelreg.lifecycle.authority import Role
 from modelreg.lifecycle.gates import unmet_gates
@@ -261,7 +261,7 @@ def deprecate(
         replacement_text = f"{replacement[0]}@{replacement[1]}"
         rep = tx.session.get(ModelVersion, replacement)
         if rep is None:
-            raise NotFound(f"unknown replacement {replacement_text}")
+            raise queries.unknown_version(tx.session, *replacement, "replacement")
         if rep.status not in REPLACEMENT_OK:
             raise Conflict(f"replacement {replacement_text} is {rep.status}; name a live version")
     before = snapshot(row)

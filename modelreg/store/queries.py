@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, insert, or_, select, text
 
-from modelreg.errors import InvalidInput, NotFound
+from modelreg.errors import InvalidInput, NotFound, did_you_mean
 from modelreg.store.tables import (
     AuditEvent,
     AuditHead,
@@ -27,6 +27,7 @@ from modelreg.store.tables import (
 )
 
 CHUNK = 500
+SUGGESTION_POOL = 200  # at most this many rows read to suggest a name for a typo
 T = TypeVar("T")
 
 
@@ -83,26 +84,72 @@ def insert_rows(session, table: Any, rows: Sequence[dict], *, returning: Any = N
     return out
 
 
+def like_literal(text: str) -> str:
+    """`text` matched literally by LIKE ... ESCAPE '\\'."""
+    return "".join("\\" + ch if ch in "%_\\" else ch for ch in text)
+
+
 def like_pattern(glob: str) -> str:
     """A shell glob (* ?) as a SQL LIKE pattern with '\\' escapes."""
-    out = []
-    for ch in glob:
-        if ch in "%_\\":
-            out.append("\\" + ch)
-        elif ch == "*":
-            out.append("%")
-        elif ch == "?":
-            out.append("_")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return like_literal(glob).replace("*", "%").replace("?", "_")
+
+
+# -- "did you mean": a few near names, never the registry ---------------------------
+def _halves(text: str) -> tuple[str, str]:
+    """LIKE patterns for names sharing the first or the last half of `text`
+    (one typo, dropped or added character leaves one half intact)."""
+    half = max(1, len(text) // 2)
+    return like_literal(text[:half]) + "%", "%" + like_literal(text[-half:])
+
+
+def near_model_ids(session, given: str) -> list[str]:
+    """Candidates for a mistyped model id: one query, at most SUGGESTION_POOL
+    ids, the closest in length first (difflib ranks them)."""
+    head, tail = _halves(given)
+    return list(
+        session.execute(
+            select(Model.model_id)
+            .where(or_(Model.model_id.like(head, escape="\\"), Model.model_id.like(tail, escape="\\")))
+            .order_by(func.abs(func.length(Model.model_id) - len(given)), Model.model_id)
+            .limit(SUGGESTION_POOL)
+        ).scalars()
+    )
+
+
+def near_versions(session, model_id: str, given: str) -> list[str]:
+    """Candidates for a mistyped version of a model: one query, at most
+    SUGGESTION_POOL versions, the closest in length, then the newest, first."""
+    head, tail = _halves(given)
+    return list(
+        session.execute(
+            select(ModelVersion.version)
+            .where(
+                ModelVersion.model_id == model_id,
+                or_(ModelVersion.version.like(head, escape="\\"), ModelVersion.version.like(tail, escape="\\")),
+            )
+            .order_by(func.abs(func.length(ModelVersion.version) - len(given)), ModelVersion.version_key.desc())
+            .limit(SUGGESTION_POOL)
+        ).scalars()
+    )
+
+
+def unknown_model(session, model_id: str, what: str = "model") -> NotFound:
+    return NotFound(f"unknown {what} {model_id!r}{did_you_mean(model_id, near_model_ids(session, model_id))}")
+
+
+def unknown_version(session, model_id: str, version_text: str, what: str = "version") -> NotFound:
+    """Not found: the model (with the nearest ids), or its version (with the nearest versions)."""
+    if session.get(Model, model_id) is None:
+        return unknown_model(session, model_id, "model" if what == "version" else f"{what} model")
+    near = [f"{model_id}@{v}" for v in near_versions(session, model_id, version_text)]
+    return NotFound(f"unknown {what} {model_id}@{version_text}{did_you_mean(f'{model_id}@{version_text}', near)}")
 
 
 # -- models and versions ---------------------------------------------------------
 def model(session, model_id: str) -> Model:
     row = session.get(Model, model_id)
     if row is None:
-        raise NotFound(f"unknown model {model_id!r}")
+        raise unknown_model(session, model_id)
     return row
 
 
@@ -111,7 +158,7 @@ def lock_model(session, model_id: str) -> Model:
     row lock; a SQLite write transaction already holds the database)."""
     row = session.execute(select(Model).where(Model.model_id == model_id).with_for_update()).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"unknown model {model_id!r}")
+        raise unknown_model(session, model_id)
     return row
 
 
@@ -127,9 +174,7 @@ def lock_models(session, model_ids: Iterable[str]) -> None:
 def version(session, model_id: str, version_text: str) -> ModelVersion:
     row = session.get(ModelVersion, (model_id, version_text))
     if row is None:
-        if session.get(Model, model_id) is None:
-            raise NotFound(f"unknown model {model_id!r}")
-        raise NotFound(f"unknown version {model_id}@{version_text}")
+        raise unknown_version(session, model_id, version_text)
     return row
 
 
