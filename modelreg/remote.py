@@ -210,6 +210,7 @@ class RemoteRegistry:
         max_cost=None,
         model=None,
         include_retired=False,
+        used_by=None,
         limit: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Versions matching every filter and the total, as Registry.find
@@ -228,6 +229,7 @@ class RemoteRegistry:
             max_cost=max_cost,
             model=model,
             include_retired=include_retired,
+            used_by=used_by,
         )
         for _ in range(PAGING_ATTEMPTS):
             rows: list[dict[str, Any]] = []

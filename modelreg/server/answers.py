@@ -110,6 +110,7 @@ def find_filters(p: dict) -> dict[str, Any]:
         max_cost=p["max_cost"],
         model=p["model"],
         include_retired=p["include_retired"],
+        used_by=p["used_by"],
     )
 
 

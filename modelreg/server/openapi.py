@@ -273,6 +273,7 @@ FIND_PARAMS = [
     _query("max_cost", {"type": "number", "minimum": 0}, "Cost per request at most this, USD."),
     _query("model", STR, "Model id, or a glob with * and ?."),
     _query("include_retired", BOOL, "Also RETIRED and REJECTED versions."),
+    _query("used_by", STR, "Only versions this consumer resolved in the last 7 days."),
 ]
 RESOLVE_PARAMS = [
     _query("model", STR, "Model id, or a glob with * and ?."),

@@ -14,6 +14,7 @@ from typing import Any
 from modelreg.errors import InvalidInput
 from modelreg.lifecycle.status import STAGES, STATUSES
 from modelreg.manifest import SLUG
+from modelreg.names import is_consumer
 from modelreg.semver import SemVer
 from modelreg.server.errors import BadParameter
 
@@ -38,6 +39,12 @@ def slug(name: str, value: str) -> str:
 def glob(name: str, value: str) -> str:
     if not value or len(value) > 200 or any(c.isspace() or ord(c) < 32 for c in value):
         raise BadParameter(name, f"query parameter {name!r}: expected a model id or glob (* ?), got {_shown(value)}")
+    return value
+
+
+def consumer(name: str, value: str) -> str:
+    if not is_consumer(value):
+        raise BadParameter(name, f"query parameter {name!r}: expected 1 to 128 printable ASCII characters")
     return value
 
 
@@ -109,6 +116,7 @@ FIND = {
     "max_cost": Param(number),
     "model": Param(glob),
     "include_retired": Param(boolean, default=False),
+    "used_by": Param(consumer),
 }
 ROUTE_PARAMS: dict[str, dict[str, Param]] = {
     "resolve": {
