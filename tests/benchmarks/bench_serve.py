@@ -128,11 +128,17 @@ def prepare(url: str) -> None:
             "modelId": model_id,
             "version": version,
             "capabilities": ["text-generation", "summarization"],
+            "endpoint": "http://127.0.0.1:9/v1",  # the benchmark gate counts runs against the registered endpoint
             "parameters": {"temperature": {"default": 0.7, "range": [0, 1]}, "tokens": {"default": 512, "max": 4096}},
             "performance": {"avgLatency": 300, "p95Latency": 600, "costPerRequest": 0.002},
             "compliance": {"dataResidency": ["eu-west"], "piiHandling": "compliant"},
         }
 
+    from modelreg.store.database import Database
+
+    created = Database(url, create=True)  # as `modelreg db upgrade` does
+    created.upgrade()
+    created.dispose()
     with Registry.open(url, actor="alice") as alice, Registry.open(url, actor="bob") as bob:
         alice.register_many(
             [parse_version_spec(spec(f"m-{i:03d}", f"1.{j}.0"), "bench") for i in range(300) for j in range(2)]
