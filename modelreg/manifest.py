@@ -17,6 +17,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from modelreg.errors import InvalidInput
+from modelreg.metadata import (
+    LINEAGE_KEYS,
+    Lineage,
+    check_contacts,
+    check_labels,
+    check_owner,
+    lineage_from,
+    parse_artifact_flag,
+    parse_label_flags,
+)
 from modelreg.semver import SemVer
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # \Z: "$" would accept a trailing newline
@@ -37,6 +47,10 @@ TOP_KEYS = {
     "endpoint_kind": "endpoint_kind",
     "description": "description",
     "experimental": "experimental",
+    "owner": "owner",
+    "contacts": "contacts",
+    "labels": "labels",
+    **LINEAGE_KEYS,
 }
 PERFORMANCE_KEYS = {
     "avgLatency": "avg_latency_ms",
@@ -94,6 +108,10 @@ class VersionSpec:
     endpoint_kind: str | None = None
     description: str = ""
     experimental: bool = False
+    owner: str | None = None  # the model's owning team (None: the registering actor, or unchanged)
+    contacts: list[str] | None = None  # the model's contacts (None: unchanged)
+    labels: dict[str, str] = field(default_factory=dict)  # the version's labels
+    lineage: Lineage = field(default_factory=Lineage)
 
     @property
     def semver(self) -> SemVer:
@@ -268,6 +286,13 @@ FLAG_OF = {
     "endpointKind": "--endpoint-kind",
     "description": "--description",
     "experimental": "--experimental",
+    "owner": "--owner",
+    "contacts": "--contact",
+    "labels": "--label",
+    "artifact": "--artifact",
+    "source": "--source",
+    "baseModel": "--base-model",
+    "datasets": "--dataset",
 }
 
 
@@ -344,6 +369,13 @@ def parse_version_spec(entry: Any, where: str = "manifest", *, flags: bool = Fal
         if not isinstance(data["experimental"], bool):
             raise InvalidInput(f"{key('experimental')}: expected true or false, got {_show(data['experimental'])}")
         spec.experimental = data["experimental"]
+    if data.get("owner") is not None:
+        spec.owner = check_owner(key("owner"), data["owner"])
+    if data.get("contacts") is not None:
+        spec.contacts = check_contacts(key("contacts"), data["contacts"])
+    if data.get("labels") is not None:
+        spec.labels = check_labels(key("labels"), data["labels"])
+    spec.lineage = lineage_from(key, data)
     return spec
 
 
@@ -391,6 +423,13 @@ def spec_from_flags(
     endpoint_kind: str | None = None,
     description: str | None = None,
     experimental: bool = False,
+    labels: Sequence[str] = (),
+    owner: str | None = None,
+    contacts: Sequence[str] = (),
+    artifact: str | None = None,
+    source: str | None = None,
+    base_model: str | None = None,
+    datasets: Sequence[str] = (),
 ) -> VersionSpec:
     """`register MODEL --version V ...`: the same typed spec (and the same
     validation, naming the flag) that a manifest entry gives."""
@@ -435,9 +474,24 @@ def spec_from_flags(
         compliance["pii_handling"] = pii
     if compliance:
         fields["compliance"] = compliance
-    for key, value in (("endpoint", endpoint), ("endpoint_kind", endpoint_kind), ("description", description)):
+    for key, value in (
+        ("endpoint", endpoint),
+        ("endpoint_kind", endpoint_kind),
+        ("description", description),
+        ("owner", owner),
+        ("source", source),
+        ("base_model", base_model),
+    ):
         if value is not None:
             fields[key] = value
+    if labels:
+        fields["labels"] = parse_label_flags(labels)
+    if contacts:
+        fields["contacts"] = list(contacts)
+    if datasets:
+        fields["datasets"] = list(datasets)
+    if artifact is not None:
+        fields["artifact"] = parse_artifact_flag(artifact)
     return parse_version_spec(fields, "flags", flags=True)
 
 
