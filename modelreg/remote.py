@@ -36,6 +36,9 @@ WRITE_METHODS = frozenset(
         "register",
         "register_document",
         "register_many",
+        "set_labels",
+        "unset_labels",
+        "set_card",
         "review",
         "promote",
         "rollout",
@@ -90,6 +93,8 @@ NOT_OFFERED = frozenset(
         "raise_for_slo",
         "list_tokens",
         "verify_token",
+        "card",
+        "lineage",
     }
 )
 
@@ -210,7 +215,11 @@ class RemoteRegistry:
         max_cost=None,
         model=None,
         include_retired=False,
+        labels: Iterable[str] = (),
+        owner=None,
+        base_model=None,
         limit: int | None = None,
+        **unsupported: Any,
     ) -> tuple[list[dict[str, Any]], int]:
         """Versions matching every filter and the total, as Registry.find
         (pages through the API; restarts if the registry changes meanwhile)."""
@@ -228,7 +237,13 @@ class RemoteRegistry:
             max_cost=max_cost,
             model=model,
             include_retired=include_retired,
+            label=list(labels),
+            owner=owner,
+            base_model=base_model,
         )
+        given = sorted(k for k, v in unsupported.items() if v is not None)
+        if given:
+            raise InvalidInput(f"a modelreg server does not filter by {', '.join(given)}; use the registry database")
         for _ in range(PAGING_ATTEMPTS):
             rows: list[dict[str, Any]] = []
             seq = None

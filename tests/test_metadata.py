@@ -305,3 +305,56 @@ def test_bad_manifest_metadata_is_refused(bad_input_db, tmp_path_factory, key, v
     before = _unchanged(bad_input_db)
     _refused(run_cli("--db", bad_input_db, "register", "-f", path), key)
     assert _unchanged(bad_input_db) == before
+
+
+def test_a_new_user_registers_from_one_manifest_with_a_card(cli, registry, tmp_path):
+    """The issue's 'done when': owner, labels, artifact digest and a card from one manifest;
+    found by label and owner; its lineage seen; approval refused while the policy requires a
+    card that is missing (a version registered without one)."""
+    (tmp_path / "ms-advanced-reasoning.md").write_text(CARD)
+    (tmp_path / "m.toml").write_text(MANIFEST.replace("[labels]", 'modelCard = "ms-advanced-reasoning.md"\n[labels]'))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "n.toml").write_text(MANIFEST.replace('"3.0.1"', '"3.0.2"'))
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(elsewhere)  # the card is read beside the manifest, not from the working directory
+    try:
+        assert cli("register", "-f", tmp_path / "m.toml").exit_code == 0
+        assert cli("register", "-f", "n.toml").exit_code == 0
+    finally:
+        os.chdir(cwd)
+    assert cli("card", "show", "ms-advanced-reasoning@3.0.1").stdout == CARD
+    found = cli("find", "--label", "tier=gold", "--owner", "reasoning-team", "--json").json
+    assert [v["version"] for v in found] == ["3.0.2", "3.0.1"]
+    assert cli("lineage", "ms-advanced-reasoning@3.0.1", "--json").json["lineage"]["artifact"]["digest"] == DIGEST
+    registry.set_policy("require_model_card", "true")
+    approve(registry, "ms-advanced-reasoning@3.0.1")
+    pass_all_checks(registry, "ms-advanced-reasoning@3.0.2")
+    refused = cli("--actor", "bob", "promote", "ms-advanced-reasoning@3.0.2")
+    assert refused.exit_code == 5 and "no model card is recorded" in refused.stderr
+
+
+def test_missing_card_file_in_a_manifest_is_refused(cli, tmp_path):
+    (tmp_path / "m.toml").write_text(MANIFEST.replace("[labels]", 'modelCard = "nope.md"\n[labels]'))
+    result = cli("register", "-f", tmp_path / "m.toml")
+    _refused(result, "modelCard")
+    assert cli("find", "--json").json == []
+
+
+def test_find_filters_over_http(meta, cli, registry):
+    from serve_harness import ServerThread, get
+
+    with ServerThread(registry) as srv:
+        page = get(srv, "/v1/models", params={"label": "tier=gold", "owner": "reasoning-team"}).json()
+        assert [v["version"] for v in page["items"]] == ["3.0.1"] and page["items"][0]["labels"]["tier"] == "gold"
+        page = get(srv, "/v1/models", params={"base_model": "ms-advanced-reasoning@3.0.1"}).json()
+        assert [v["model_id"] for v in page["items"]] == ["ms-child"]
+        bad = get(srv, "/v1/models", params={"label": "Tier"})
+        assert bad.status_code == 400 and bad.json()["error"]["parameter"] == "label"
+        over_http = {"MODELREG_DB": srv.base}
+        direct, remote = cli("find", "--label", "tier=silver"), cli("find", "--label", "tier=silver", env=over_http)
+        assert (remote.exit_code, remote.stdout) == (0, direct.stdout)
+        refused = cli("label", "set", "ms-child", "a=b", env=over_http)
+        assert refused.exit_code == 2 and "read-only" in refused.stderr

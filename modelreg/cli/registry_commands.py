@@ -101,6 +101,9 @@ def register(
         None, "--base-model", help="MODEL@VERSION (or upstream name) it derives from."
     ),
     dataset: list[str] = typer.Option([], "--dataset", help="Training dataset name or URI; repeatable."),
+    card: Optional[str] = typer.Option(
+        None, "--card", metavar="FILE.md", help="The model card (Markdown, at most 1 MB)."
+    ),
     out: Output = Output(),
 ) -> None:
     """Register a model version (step 1, submission); status TESTING, or EXPERIMENTAL.
@@ -136,6 +139,7 @@ def register(
                 ("--source", source),
                 ("--base-model", base_model),
                 ("--dataset", dataset),
+                ("--card", card),
             )
             if value not in (None, [])
         ]
@@ -172,6 +176,7 @@ def register(
                 source=source,
                 base_model=base_model,
                 datasets=dataset,
+                card=card,
             )
         ]
     with open_registry(ctx) as reg:

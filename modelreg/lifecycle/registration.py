@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from modelreg.errors import Conflict, InvalidInput
 from modelreg.lifecycle import authority, events
+from modelreg.lifecycle import metadata as version_metadata
 from modelreg.lifecycle.authority import Role
 from modelreg.lifecycle.status import Status
 from modelreg.manifest import VersionSpec
@@ -142,29 +143,23 @@ def register_versions(tx, specs: Sequence[VersionSpec]) -> list[dict[str, Any]]:
         )
         if not spec.lineage.is_empty():
             lineage_rows.append(lineage_row(spec))
-        tx.audit("register", spec.target, None, registered_record(spec, status))
+        # labels and lineage are rows of their own, covered by this event (the history stays one line each)
+        tx.audit("register", spec.target, None, {"status": status, "provider": spec.provider})
         event_rows.append((spec.target, {"status": status, "provider": spec.provider}))
         out.append({"model_id": spec.model_id, "version": spec.version, "status": status})
     queries.insert_rows(session, ModelVersion, version_rows)
     queries.insert_rows(session, VersionAttribute, attr_rows)
     queries.insert_rows(session, Label, label_rows)
     queries.insert_rows(session, VersionLineage, lineage_rows)
+    for spec in specs:
+        if spec.card is not None:
+            version_metadata.set_card(tx, spec.model_id, spec.version, spec.card, f"{spec.target}: modelCard")
     for part in queries.chunks(sorted(by_model)):
         session.execute(
             update(Model).where(col(Model.model_id).in_(part)).values(row_version=col(Model.row_version) + 1)
         )
     events.emit_many(tx, "version.registered", event_rows)
     return out
-
-
-def registered_record(spec: VersionSpec, status: str) -> dict[str, Any]:
-    """What the audit trail records of a registration: the status and provider, and the labels and lineage given."""
-    record: dict[str, Any] = {"status": status, "provider": spec.provider}
-    if spec.labels:
-        record["labels"] = spec.labels
-    if not spec.lineage.is_empty():
-        record["lineage"] = spec.lineage.to_dict()
-    return record
 
 
 def lineage_row(spec: VersionSpec) -> dict[str, Any]:

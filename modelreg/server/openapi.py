@@ -290,6 +290,9 @@ FIND_PARAMS = [
     _query("max_cost", {"type": "number", "minimum": 0}, "Cost per request at most this, USD."),
     _query("model", STR, "Model id, or a glob with * and ?."),
     _query("include_retired", BOOL, "Also RETIRED and REJECTED versions."),
+    _query("label", STR, "KEY=VALUE; repeatable; every one must match (the version's or its model's).", repeat=True),
+    _query("owner", STR, "The model's owning team."),
+    _query("base_model", STR, "Versions whose base model is this (model@version or an upstream name)."),
 ]
 RESOLVE_PARAMS = [
     _query("model", STR, "Model id, or a glob with * and ?."),
