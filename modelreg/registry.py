@@ -99,7 +99,7 @@ class Registry:
 
     def find(self, *, limit: int | None = 50, offset: int = 0, **filters: Any) -> tuple[list[dict[str, Any]], int]:
         """Versions matching every filter (provider, capabilities, status, stage,
-        domain, residency, max_p95, max_cost, model, include_retired), newest
+        domain, residency, max_p95, max_cost, model, include_retired, used_by), newest
         first within each model; and how many matched in all."""
         return self.read(lambda s: catalog.find(s, limit=limit, offset=offset, **filters))
 

@@ -218,8 +218,8 @@ class RemoteRegistry:
         labels: Iterable[str] = (),
         owner=None,
         base_model=None,
+        used_by=None,
         limit: int | None = None,
-        **unsupported: Any,
     ) -> tuple[list[dict[str, Any]], int]:
         """Versions matching every filter and the total, as Registry.find
         (pages through the API; restarts if the registry changes meanwhile)."""
@@ -240,10 +240,8 @@ class RemoteRegistry:
             label=list(labels),
             owner=owner,
             base_model=base_model,
+            used_by=used_by,
         )
-        given = sorted(k for k, v in unsupported.items() if v is not None)
-        if given:
-            raise InvalidInput(f"a modelreg server does not filter by {', '.join(given)}; use the registry database")
         for _ in range(PAGING_ATTEMPTS):
             rows: list[dict[str, Any]] = []
             seq = None

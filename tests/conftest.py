@@ -52,7 +52,10 @@ _counter = itertools.count()
 
 
 ALL_ROLES = ("reader", "operator", "approver", "admin")
-_users: set[tuple[str, tuple[str, ...]]] = set()
+# Login roles are cluster-wide: one name holds one set of roles in every test
+# (a name given other roles elsewhere, in another xdist worker, would change under
+# this one), and this process remembers what it granted to each name.
+_users: dict[str, frozenset[str]] = {}
 
 
 def register_flags(model: str, version: str, *extra: str) -> list[str]:
@@ -72,7 +75,7 @@ def user_url(url: str, user: str) -> str:
 
 def pg_user(name: str, roles: tuple[str, ...] = ALL_ROLES) -> str:
     """Create the login role `name` (once) holding exactly `roles`; returns the name."""
-    if (name, roles) in _users:
+    if _users.get(name) == frozenset(roles):
         return name
     with _pg_admin() as conn:
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is None:
@@ -80,7 +83,7 @@ def pg_user(name: str, roles: tuple[str, ...] = ALL_ROLES) -> str:
         for role in ALL_ROLES:
             verb = "GRANT" if role in roles else "REVOKE"
             conn.execute(f'{verb} modelreg_{role} {"TO" if verb == "GRANT" else "FROM"} "{name}"')
-    _users.add((name, roles))
+    _users[name] = frozenset(roles)
     return name
 
 

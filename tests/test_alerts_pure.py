@@ -652,6 +652,18 @@ def test_webhook_timeout_ends_promptly_and_does_not_leak():
     assert_no_leak(outcome)
 
 
+def test_webhook_slow_drip_receiver_is_cut_off_at_the_total_deadline():
+    # One byte of the status line every 0.2 s: every read finishes well inside
+    # any per-read timeout, so only a deadline per attempt ends the delivery.
+    with WebhookReceiver(secret=SECRET, script=[("drip", 0.2)]) as rx:
+        started = time.monotonic()
+        outcome = webhooks.deliver(target(rx.url), PAYLOAD, environ=ENV, timeout=1.0, attempts=2, backoff_s=0.05)
+        elapsed = time.monotonic() - started
+    assert not outcome.ok and outcome.attempts == 2 and "timed out" in outcome.error
+    assert elapsed < 4, elapsed  # 2 attempts x 1 s deadline (+ backoff); the drip alone would take 8 s each
+    assert_no_leak(outcome)
+
+
 def test_webhook_connection_refused_is_retried_and_reported():
     import socket
 

@@ -233,7 +233,7 @@ def test_a_reader_server_counts_and_verifies_without_other_writes(pg_registry_ur
     usage added through the registry's functions, and event delivery is left to the
     sweep with one warning."""
     url = pg_registry_url
-    admin = Registry.open(user_url(url, pg_user("ada", ("reader", "operator", "approver", "admin"))))
+    admin = Registry.open(user_url(url, pg_user("adele", ("reader", "operator", "approver", "admin"))))
     try:
         admin.register_many(load_manifest_file(str(GUIDE_MANIFEST)))
         approve(admin, ADV)
@@ -279,22 +279,22 @@ def test_raw_token_changes_are_guarded_and_recorded(pg_registry_url):
     olga = user_url(url, "olga").replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(olga) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("INSERT INTO api_token VALUES ('x', repeat('0', 64), '2026', 'olga', NULL, NULL)")
-    admin = as_actor_url(url, "ada")
+    admin = as_actor_url(url, "adele")
     with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://")) as conn:
         conn.execute(
             "INSERT INTO api_token VALUES ('raw', repeat('0', 64), "
-            "to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'ada', NULL, NULL)"
+            "to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'adele', NULL, NULL)"
         )
-    events = run_cli("--db", user_url(url, "ada"), "audit", "verify", "--json", raw=True)
+    events = run_cli("--db", user_url(url, "adele"), "audit", "verify", "--json", raw=True)
     assert events.exit_code == 0, events.stderr
-    with Registry.open(user_url(url, "ada")) as reg:
+    with Registry.open(user_url(url, "adele")) as reg:
         recorded = reg.read(
             lambda s: s.execute(
                 text("SELECT actor, action, target, after FROM audit_event WHERE target = 'token:raw'")
             ).all()
         )
     ((actor, action, target, after),) = recorded
-    assert (actor, action) == ("ada", "sql.insert.api_token") and "0000" not in after
+    assert (actor, action) == ("adele", "sql.insert.api_token") and "0000" not in after
 
 
 def as_actor_url(url: str, name: str) -> str:

@@ -183,7 +183,7 @@ def test_deprecate_and_cancel_races_exactly_one_wins(registry, tmp_path):
 def test_two_sweeps_and_operators_retire_each_version_once(db_url, tmp_path, monkeypatch):
     lw.apply_policy(db_url, "[policy]\nrequired_checks = []\ndeprecation_notice_days = 0\n")
     if db_url.startswith("postgresql"):
-        for name in ("carol", "dave", "rita"):
+        for name in ("carol", "dave", "ruth"):
             pg_user(name)
     from modelreg import Registry
 
@@ -212,7 +212,7 @@ def test_two_sweeps_and_operators_retire_each_version_once(db_url, tmp_path, mon
 
     reviewer = []
     for t in targets[18:30]:
-        reviewer += (["::"] if reviewer else []) + ["--actor", "rita", "review", t, "--check", "security", "--pass"]
+        reviewer += (["::"] if reviewer else []) + ["--actor", "ruth", "review", t, "--check", "security", "--pass"]
     commands = [
         ["deprecate", "--sweep", "--json"],
         ["deprecate", "--sweep", "--json"],

@@ -5,7 +5,9 @@ audit chain verifies, rerunning completes and a second rerun changes nothing.
 
 The loops are plain functions (crash_register, crash_sweep, crash_promote)
 so tests/benchmarks/bench_load.py can run them longer and print the tallies.
-MODELREG_CRASH_KILLS sets the kills per kind per backend (default 5)."""
+MODELREG_CRASH_KILLS sets the kills per kind per backend (default 5), and
+MODELREG_CRASH_SEED the seed of the kill moments (default 17; printed with the
+tallies, so a failing run can be repeated with the same draws)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from conftest import (
 from sqlalchemy import create_engine, text
 
 KILLS = int(os.environ.get("MODELREG_CRASH_KILLS", "5"))
+SEED = int(os.environ.get("MODELREG_CRASH_SEED", "17"))
 BULK = 2000
 DUE = 600
 
@@ -277,7 +280,7 @@ def crash_promote(url: str, tmp: Path, kills: int, rng: random.Random) -> Counte
 
 
 def _report(kind: str, backend: str, tally: Counter) -> None:
-    sys.stderr.write(f"crash {kind} [{backend}]: {dict(tally)}\n")
+    sys.stderr.write(f"crash {kind} [{backend}] (MODELREG_CRASH_SEED={SEED}): {dict(tally)}\n")
     # the loop must really have killed processes, not just watched them finish
     assert sum(n for k, n in tally.items() if k.startswith("killed")) >= 1, tally
 
@@ -285,17 +288,17 @@ def _report(kind: str, backend: str, tally: Counter) -> None:
 # -- the tests --------------------------------------------------------------------------------------------
 def test_kill_bulk_register(db_url, backend, tmp_path):
     assert run_cli("find").exit_code == 0
-    _report("register", backend, crash_register(db_url, tmp_path, KILLS, random.Random()))
+    _report("register", backend, crash_register(db_url, tmp_path, KILLS, random.Random(SEED)))
 
 
 def test_kill_sweep_with_many_due(backend, tmp_path):
     template = new_registry(f"sqlite:///{tmp_path / 'template.db'}" if backend == "sqlite" else pg_database_url("tpl"))
     try:
         prepare_due(template)
-        _report("sweep", backend, crash_sweep(template, tmp_path, KILLS, random.Random()))
+        _report("sweep", backend, crash_sweep(template, tmp_path, KILLS, random.Random(SEED)))
     finally:
         discard(template)
 
 
 def test_kill_promote(db_url, backend, tmp_path):
-    _report("promote", backend, crash_promote(db_url, tmp_path, KILLS, random.Random()))
+    _report("promote", backend, crash_promote(db_url, tmp_path, KILLS, random.Random(SEED)))

@@ -111,6 +111,10 @@ def test_label_set_unset_is_audited(meta, cli):
     assert cli("label", "unset", "ms-child@1.0.0", "env", "--json").json["labels"] == {"tier": "gold"}
     actions = [e["action"] for e in cli("history", "ms-child@1.0.0", "--json").json]
     assert actions[-2:] == ["label.set", "label.unset"]
+    assert cli("label", "set", "ms-child", "team=a").exit_code == 0
+    # every change was covered by modelreg's own event (PostgreSQL records uncovered raw SQL as sql.*)
+    everything = cli("history", "ms-child", "--json").json + cli("history", "ms-advanced-reasoning", "--json").json
+    assert not [e["action"] for e in everything if e["action"].startswith("sql.")]
     assert cli("audit", "verify").exit_code == 0
     assert cli("label", "set", "nope@1.0.0", "a=b").exit_code == 3
 

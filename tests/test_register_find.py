@@ -218,7 +218,9 @@ def test_library_api(registry):
     assert version["status"] == "TESTING"
 
 
-def test_bulk_registration_is_one_transaction(registry):
+def test_bulk_registration_is_one_transaction(registry, monkeypatch):
+    from modelreg.errors import Conflict
+    from modelreg.lifecycle import events
     from modelreg.manifest import parse_manifest_document
 
     doc = {
@@ -233,7 +235,27 @@ def test_bulk_registration_is_one_transaction(registry):
             for i in range(3000)
         ],
     }
-    registry.register_many(parse_manifest_document(doc, "bulk"))
+    specs = parse_manifest_document(doc, "bulk")
+
+    # a failure after every row was written (here: emitting the lifecycle events) undoes all of them
+    def fail(*args, **kwargs):
+        raise RuntimeError("injected after the inserts")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(events, "emit_many", fail)
+        with pytest.raises(RuntimeError, match="injected"):
+            registry.register_many(specs)
+    assert registry.find(include_retired=True, limit=1)[1] == 0
+    assert registry.verify_audit().events == 0
+
+    # the last entry already registered: the 2999 before it are refused with it
+    registry.register(doc["models"][-1] | {"provider": "bulk"})
+    with pytest.raises(Conflict, match=r"m49@1\.2999\.0 is already registered"):
+        registry.register_many(specs)
+    assert registry.find(include_retired=True, limit=1)[1] == 1
+    assert registry.verify_audit().events == 1
+
+    registry.register_many(specs[:-1])
     versions, total = registry.find(capabilities=["k3"], limit=5)
     assert total == len([i for i in range(3000) if i % 7 == 3]) and len(versions) == 5
     assert registry.verify_audit().events == 3000

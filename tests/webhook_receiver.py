@@ -6,8 +6,9 @@
 
 ``script`` lists what to answer to the 1st, 2nd, ... request (the last entry
 repeats): an int is an HTTP status; ("hang", seconds) sleeps before answering
-(to provoke client timeouts); ("redirect", status, location) answers a
-redirect.  The signature is checked independently of modelreg, with
+(to provoke client timeouts); ("drip", seconds) sends the status line one
+byte every `seconds` (each read succeeds, so only a total deadline ends it);
+("redirect", status, location) answers a redirect.  The signature is checked independently of modelreg, with
 hmac.compare_digest (constant time) over the exact raw body received.
 """
 
@@ -100,6 +101,16 @@ class WebhookReceiver:
             index = len(self.requests) - 1
         action = self.script[min(index, len(self.script) - 1)] if self.script else 200
         location = None
+        if isinstance(action, tuple) and action[0] == "drip":
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                    if self._stop.wait(action[1]):
+                        return
+                    handler.wfile.write(bytes([byte]))
+                    handler.wfile.flush()
+            except OSError:  # the client gave up: the point
+                pass
+            return
         if isinstance(action, tuple) and action[0] == "hang":
             if self._stop.wait(action[1]):
                 return

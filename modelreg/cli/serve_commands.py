@@ -33,7 +33,7 @@ def serve(
     import logging
     import sys
 
-    from modelreg.errors import InvalidInput
+    from modelreg.errors import AccessDenied, InvalidInput
 
     if access_log not in ("on", "off"):
         raise InvalidInput(f"--access-log takes on or off, not {access_log!r}")
@@ -44,6 +44,16 @@ def serve(
                 "serve needs a database URL (sqlite:///... or postgresql+psycopg://...), not another modelreg server"
             )
         verify = reg.verify_token if require_token else None
+        if require_token:
+            try:
+                live = [t for t in reg.list_tokens() if t["status"] == "active"]
+            except AccessDenied:  # a role that may not list tokens: verification alone will tell
+                live = [{}]
+            if not live:
+                raise InvalidInput(
+                    "--require-token needs stored tokens: every request would get 401 "
+                    "(an admin creates one with `modelreg token create NAME`)"
+                )
         # resolves are counted per consumer and flushed in batches; events are delivered from here
         flush = None if reg.db.read_only else reg.record_usage
         deliver = None if reg.db.read_only else reg.deliver_events

@@ -17,8 +17,9 @@ Retries: up to ``attempts`` tries, sleeping ``backoff_s * 2**(n-1)`` between
 them, on connection errors, timeouts, other transport errors, HTTP 5xx and
 HTTP 429.  Other 4xx and 3xx are final (redirects are never followed: a
 signed body must not be re-sent to a place the operator did not configure).
-``timeout`` applies to each of connect / write / read / pool per attempt; the
-response body is never read.
+``timeout`` is each attempt's total deadline, from connect to the status
+line (a receiver that drips a byte every few seconds is cut off at it, not
+kept alive by it); the response body is never read.
 
 Secrets: the key is read from the environment variable named by
 ``secret_env`` at delivery time and lives only in local variables.  Outcome
@@ -124,49 +125,60 @@ def deliver(
     signature = sign(body, secret)
     delivery_id = uuid.uuid4().hex
 
+    import asyncio
+
     import httpx  # imported here: webhook delivery is rare, httpx import is not free
 
-    status: int | None = None
-    error: str | None = None
-    tries = 0
-    with httpx.Client(
-        timeout=httpx.Timeout(timeout), follow_redirects=False, headers={"User-Agent": "modelreg-webhook"}
-    ) as client:
-        for attempt in range(1, attempts + 1):
-            tries = attempt
-            headers = {
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: signature,
-                TIMESTAMP_HEADER: str(int(time.time())),
-                DELIVERY_HEADER: delivery_id,
-            }
-            retry = False
-            try:
-                request = client.build_request("POST", target.url, content=body, headers=headers)
-                response = client.send(request, stream=True)
+    async def post(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+        # One attempt under one total deadline: a receiver that drips a byte
+        # every few seconds never resets it (httpx's own timeouts are per read).
+        async with asyncio.timeout(timeout):
+            request = client.build_request("POST", target.url, content=body, headers=headers)
+            response = await client.send(request, stream=True)
+            await response.aclose()
+            return response.status_code
+
+    async def attempts_until_done() -> DeliveryOutcome:
+        status: int | None = None
+        error: str | None = None
+        tries = 0
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout), follow_redirects=False, headers={"User-Agent": "modelreg-webhook"}
+        ) as client:
+            for attempt in range(1, attempts + 1):
+                tries = attempt
+                headers = {
+                    "Content-Type": "application/json",
+                    SIGNATURE_HEADER: signature,
+                    TIMESTAMP_HEADER: str(int(time.time())),
+                    DELIVERY_HEADER: delivery_id,
+                }
+                retry = False
                 try:
-                    status = response.status_code
-                finally:
-                    response.close()
-            except httpx.TimeoutException as exc:
-                status, error, retry = None, f"timed out ({type(exc).__name__}) after {timeout:g}s", True
-            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-                status, error, retry = None, f"{type(exc).__name__}: {exc}", False
-            except httpx.TransportError as exc:
-                status, error, retry = None, f"{type(exc).__name__}: {exc}", True
-            else:
-                if 200 <= status < 300:
-                    log.debug("webhook %s delivered (HTTP %s, attempt %d)", display_url(target.url), status, attempt)
-                    return DeliveryOutcome(True, attempt, status, None)
-                if 300 <= status < 400:
-                    error, retry = f"HTTP {status} (redirects are not followed)", False
-                elif status >= 500 or status == 429:
-                    error, retry = f"HTTP {status}", True
+                    status = await post(client, headers)
+                except (TimeoutError, httpx.TimeoutException) as exc:
+                    status, error, retry = None, f"timed out ({type(exc).__name__}) after {timeout:g}s", True
+                except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+                    status, error, retry = None, f"{type(exc).__name__}: {exc}", False
+                except httpx.TransportError as exc:
+                    status, error, retry = None, f"{type(exc).__name__}: {exc}", True
                 else:
-                    error, retry = f"HTTP {status}", False
-            error = _scrub(error, secret)
-            log.info("webhook %s attempt %d/%d failed: %s", display_url(target.url), attempt, attempts, error)
-            if not retry or attempt == attempts:
-                break
-            sleep(backoff_s * 2 ** (attempt - 1))
-    return DeliveryOutcome(False, tries, status, error)
+                    if 200 <= status < 300:
+                        log.debug(
+                            "webhook %s delivered (HTTP %s, attempt %d)", display_url(target.url), status, attempt
+                        )
+                        return DeliveryOutcome(True, attempt, status, None)
+                    if 300 <= status < 400:
+                        error, retry = f"HTTP {status} (redirects are not followed)", False
+                    elif status >= 500 or status == 429:
+                        error, retry = f"HTTP {status}", True
+                    else:
+                        error, retry = f"HTTP {status}", False
+                error = _scrub(error, secret)
+                log.info("webhook %s attempt %d/%d failed: %s", display_url(target.url), attempt, attempts, error)
+                if not retry or attempt == attempts:
+                    break
+                sleep(backoff_s * 2 ** (attempt - 1))
+        return DeliveryOutcome(False, tries, status, error)
+
+    return asyncio.run(attempts_until_done())

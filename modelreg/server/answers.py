@@ -113,6 +113,7 @@ def find_filters(p: dict) -> dict[str, Any]:
         labels=list(p["label"]),
         owner=p["owner"],
         base_model=p["base_model"],
+        used_by=p["used_by"],
     )
 
 

@@ -293,6 +293,7 @@ FIND_PARAMS = [
     _query("label", STR, "KEY=VALUE; repeatable; every one must match (the version's or its model's).", repeat=True),
     _query("owner", STR, "The model's owning team."),
     _query("base_model", STR, "Versions whose base model is this (model@version or an upstream name)."),
+    _query("used_by", STR, "Only versions this consumer resolved in the last 7 days."),
 ]
 RESOLVE_PARAMS = [
     _query("model", STR, "Model id, or a glob with * and ?."),

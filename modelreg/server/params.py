@@ -15,6 +15,7 @@ from modelreg.errors import InvalidInput
 from modelreg.lifecycle.status import STAGES, STATUSES
 from modelreg.manifest import SLUG
 from modelreg.metadata import check_base_model, check_owner, parse_label
+from modelreg.names import is_consumer
 from modelreg.semver import SemVer
 from modelreg.server.errors import BadParameter
 
@@ -39,6 +40,12 @@ def slug(name: str, value: str) -> str:
 def glob(name: str, value: str) -> str:
     if not value or len(value) > 200 or any(c.isspace() or ord(c) < 32 for c in value):
         raise BadParameter(name, f"query parameter {name!r}: expected a model id or glob (* ?), got {_shown(value)}")
+    return value
+
+
+def consumer(name: str, value: str) -> str:
+    if not is_consumer(value):
+        raise BadParameter(name, f"query parameter {name!r}: expected 1 to 128 printable ASCII characters")
     return value
 
 
@@ -126,6 +133,7 @@ FIND = {
     "label": Param(checked(lambda where, v: parse_label(v, where)), repeat=True),
     "owner": Param(checked(check_owner)),
     "base_model": Param(checked(check_base_model)),
+    "used_by": Param(consumer),
 }
 ROUTE_PARAMS: dict[str, dict[str, Param]] = {
     "resolve": {

@@ -1,0 +1,225 @@
+"""Mutation testing of the rules (issue 17): mutmut over the rule-bearing
+modules, one module at a time, then the survivors per module as a table.
+
+    python tests/mutation/run.py                      # every module in [tool.mutmut] only_mutate
+    python tests/mutation/run.py semver routing       # the modules whose path contains a word
+    python tests/mutation/run.py --table              # the table of the last results, no run
+    python tests/mutation/run.py --table --survivors  # ... and each surviving mutant's diff
+    python tests/mutation/run.py --max-children 2     # mutants tested at once (default 1)
+
+Needs `pip install -e '.[mutation]'`. Not part of `.ci/run`: a full run takes
+hours on two cores. Each module is one `mutmut run "modelreg.MODULE.*"`
+(mutmut's output goes to mutants/run-MODULE.log), under `nice -n 15`, on
+SQLite only (MODELREG_TEST_PG_URL is unset) and with hypothesis' derandomized
+`ci` profile, so two runs of the same code give the same table. The tests run
+are `pytest_add_cli_args_test_selection` in pyproject.toml; mutmut runs, for
+each mutant, only the tests that called the mutated function.
+
+A surviving mutant is either a missing test (write one: a test of behaviour)
+or equivalent (no behaviour tells it apart). Equivalent mutants are listed,
+each with its mutated line and the reason, in tests/mutation/equivalent.toml;
+the table counts them apart. An entry whose mutant no longer exists or no
+longer makes that change is reported as stale, never silently applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EQUIVALENT = Path(__file__).resolve().parent / "equivalent.toml"
+
+# The surviving share each module must stay under, after triage (issue 17):
+# the lifecycle engine, gates, resolution/routing and SemVer 5%, the rest 15%.
+STRICT = {
+    "modelreg/lifecycle/status.py",
+    "modelreg/lifecycle/production.py",
+    "modelreg/lifecycle/transitions.py",
+    "modelreg/lifecycle/gates.py",
+    "modelreg/lifecycle/fallbacks.py",
+    "modelreg/routing.py",
+    "modelreg/semver.py",
+}
+STRICT_TARGET, OTHER_TARGET = 5.0, 15.0
+
+KILLED = {1, 3, 36, 37, -24, 24, 152, 255}  # failed, pytest error, timeouts, type check
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+def configured_modules() -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return list(config["only_mutate"])
+
+
+def mutant_glob(module: str) -> str:
+    return module.removesuffix(".py").replace("/", ".") + ".*"
+
+
+def sync_unmutated_sources(modules: list[str]) -> None:
+    """mutmut copies the package into mutants/ once and never refreshes the
+    files it does not mutate: copy over the ones that changed since."""
+    target_root = ROOT / "mutants"
+    if not target_root.exists():
+        return
+    for source in (ROOT / "modelreg").rglob("*"):
+        if not source.is_file() or "__pycache__" in source.parts:
+            continue
+        relative = source.relative_to(ROOT)
+        if str(relative) in modules:
+            continue  # mutmut regenerates these itself
+        target = target_root / relative
+        if not target.exists() or not filecmp.cmp(source, target, shallow=False):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def run_module(module: str, max_children: int) -> int:
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "ci", "PYTHONHASHSEED": "0"}
+    env.pop("MODELREG_TEST_PG_URL", None)
+    env.pop("CI", None)  # CI=true makes the PostgreSQL variants fail instead of skip
+    mutmut = Path(sys.executable).with_name("mutmut")
+    log = ROOT / "mutants" / f"run-{module.removesuffix('.py').replace('/', '.')}.log"
+    (ROOT / "mutants").mkdir(exist_ok=True)
+    command = ["nice", "-n", "15", str(mutmut), "run", "--max-children", str(max_children), mutant_glob(module)]
+    print(f"+ {' '.join(command)}  (log: {log.relative_to(ROOT)})", flush=True)
+    with log.open("w") as out:
+        return subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+
+
+def load_results(module: str) -> dict[str, int | None]:
+    meta = ROOT / "mutants" / (module + ".meta")
+    if not meta.exists():
+        return {}
+    return json.loads(meta.read_text())["exit_code_by_key"]
+
+
+def load_equivalent() -> dict[str, dict]:
+    if not EQUIVALENT.exists():
+        return {}
+    return {entry["name"]: entry for entry in tomllib.loads(EQUIVALENT.read_text()).get("mutant", [])}
+
+
+def diff_of(name: str, module: str) -> str:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    os.chdir(ROOT)
+    try:
+        return get_diff_for_mutant(name, path=module)
+    except Exception as exc:  # a mutant whose function is gone
+        return f"(no diff: {exc})"
+
+
+def changed_lines(diff: str) -> list[str]:
+    return [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+
+
+def table(modules: list[str], *, show_survivors: bool) -> bool:
+    equivalent = load_equivalent()
+    used: set[str] = set()
+    stale: list[str] = []
+    rows = []
+    survivors: list[tuple[str, str, str]] = []
+    for module in modules:
+        results = load_results(module)
+        if not results:
+            rows.append((module, None))
+            continue
+        killed = survived = no_tests = other = equiv = 0
+        for name, code in sorted(results.items()):
+            if code in KILLED:
+                killed += 1
+                if name in equivalent:
+                    stale.append(f"{name}: listed as equivalent but killed")
+                    used.add(name)
+                continue
+            if code in SURVIVED or code in NO_TESTS:
+                entry = equivalent.get(name)
+                if entry is not None:
+                    used.add(name)
+                    if any(entry["change"].strip() in line for line in changed_lines(diff_of(name, module))):
+                        equiv += 1
+                        continue
+                    stale.append(f"{name}: listed as equivalent, but its change is no longer {entry['change']!r}")
+                if code in SURVIVED:
+                    survived += 1
+                else:
+                    no_tests += 1
+                survivors.append((module, name, "survived" if code in SURVIVED else "no tests"))
+            else:
+                other += 1  # not checked yet, interrupted, suspicious
+                survivors.append((module, name, f"not decided (exit code {code})"))
+        rows.append((module, (len(results), killed, survived, no_tests, equiv, other)))
+    stale += [f"{name}: listed as equivalent but no such mutant" for name in equivalent if name not in used]
+
+    ok = True
+    header = ("module", "mutants", "killed", "survived", "no tests", "equivalent", "undecided", "surviving %", "target")
+    lines = [header]
+    totals = [0] * 6
+    for module, counts in rows:
+        target = STRICT_TARGET if module in STRICT else OTHER_TARGET
+        if counts is None:
+            lines.append((module, "-", "-", "-", "-", "-", "-", "not run", f"<= {target:g}%"))
+            continue
+        total, killed, survived, no_tests, equiv, other = counts
+        totals = [a + b for a, b in zip(totals, counts)]
+        judged = total - equiv
+        share = 100.0 * (survived + no_tests + other) / judged if judged else 0.0
+        ok &= share <= target
+        lines.append((module, total, killed, survived, no_tests, equiv, other, f"{share:.1f}%", f"<= {target:g}%"))
+    total, killed, survived, no_tests, equiv, other = totals
+    judged = total - equiv
+    share = 100.0 * (survived + no_tests + other) / judged if judged else 0.0
+    lines.append(("all", total, killed, survived, no_tests, equiv, other, f"{share:.1f}%", ""))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    print("| " + " | ".join(str(c).ljust(w) for c, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for line in lines[1:]:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths)) + " |")
+    print(
+        "surviving % = (survived + no tests + undecided) / (mutants - equivalent); "
+        f"equivalent mutants: {EQUIVALENT.relative_to(ROOT)}"
+    )
+    for problem in stale:
+        ok = False
+        print(f"stale triage entry: {problem}")
+    if show_survivors:
+        for module, name, status in survivors:
+            print(f"\n# {name}: {status}")
+            print(diff_of(name, module))
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="words matched against the module paths (default: all)")
+    parser.add_argument("--table", action="store_true", help="print the table of the last results; run nothing")
+    parser.add_argument("--survivors", action="store_true", help="print each surviving mutant's diff")
+    parser.add_argument("--max-children", type=int, default=1, help="mutants tested at once (default 1)")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    modules = configured_modules()
+    if args.modules:
+        modules = [m for m in modules if any(word in m for word in args.modules)]
+        if not modules:
+            parser.error(f"no configured module matches {' '.join(args.modules)}")
+    if not args.table:
+        for module in modules:
+            sync_unmutated_sources(configured_modules())
+            code = run_module(module, args.max_children)
+            if code != 0:
+                print(f"mutmut exited {code} on {module}; see its log", file=sys.stderr)
+                return code
+    return 0 if table(modules, show_survivors=args.survivors) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
