@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import GUIDE_MANIFEST
+from conftest import GUIDE_MANIFEST, new_registry, register_flags, run_cli
 
 FLAGS = [
     "register",
@@ -259,3 +259,27 @@ def test_bulk_registration_is_one_transaction(registry, monkeypatch):
     versions, total = registry.find(capabilities=["k3"], limit=5)
     assert total == len([i for i in range(3000) if i % 7 == 3]) and len(versions) == 5
     assert registry.verify_audit().events == 3000
+
+
+def test_sqlite_statistics_stay_fresh_when_the_registry_grows_one_version_at_a_time(tmp_path):
+    """Issue 15: only bulk calls refreshed the planner's statistics, so a registry
+    built one `register` at a time planned `find` without them."""
+    import sqlite3
+
+    path = tmp_path / "grown.db"
+    url = new_registry(f"sqlite:///{path}")
+
+    def analysed() -> int:
+        with sqlite3.connect(path) as conn:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+                return 0
+            row = conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'model_version' LIMIT 1").fetchone()
+            return int(row[0].split()[0]) if row else 0
+
+    for i in range(99):
+        assert run_cli("--db", url, *register_flags(f"one{i}", "1.0.0")).exit_code == 0
+    assert analysed() == 0  # small registries are not analysed on every write
+    assert run_cli("--db", url, *register_flags("one99", "1.0.0")).exit_code == 0
+    assert analysed() == 100  # the 100th version: analysed once, by the command that wrote it
+    assert run_cli("--db", url, "find", "--limit", "1").exit_code == 0
+    assert analysed() == 100  # reads never write statistics

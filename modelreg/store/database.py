@@ -225,6 +225,7 @@ class Database:
         self.backend = self.engine.dialect.name
         self.is_sqlite = self.backend == "sqlite"
         self.write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
+        self.writes = 0  # committed write transactions (dispose keeps SQLite's statistics fresh after any)
         self._ready = False
         self._policy_cache: tuple[int, Policy] | None = None
 
@@ -487,7 +488,9 @@ class Database:
         last: BaseException | None = None
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                return once()
+                done = once()
+                self.writes += 1
+                return done
             except ModelregError:
                 raise
             except DBAPIError as exc:
@@ -524,6 +527,30 @@ class Database:
                 conn.exec_driver_sql("ANALYZE model_version, version_attribute, model")
 
     def dispose(self) -> None:
+        """Close the pool. A SQLite connection that wrote first checks the
+        planner's statistics: when `model_version` has doubled (or passed 100
+        rows) since the last ANALYZE, a sampled ANALYZE runs (milliseconds at
+        100k versions), so a registry grown one version at a time plans its
+        queries as well as one loaded in bulk. A write lock held elsewhere just
+        skips it (50 ms at most); the next writer catches up."""
+        if self.is_sqlite and self.writes and not self.read_only:
+            try:
+                with self.write_engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA busy_timeout = 50")
+                    rows = conn.exec_driver_sql("SELECT count(*) FROM model_version").scalar() or 0
+                    try:
+                        stat = conn.exec_driver_sql(
+                            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'model_version' LIMIT 1"
+                        ).scalar()
+                    except DBAPIError:  # never analysed: no sqlite_stat1 yet
+                        stat = None
+                    analysed = int(str(stat).split()[0]) if stat else 0
+                    if rows >= max(2 * analysed, 100) and rows != analysed:
+                        conn.exec_driver_sql("PRAGMA analysis_limit = 1000")
+                        conn.exec_driver_sql("ANALYZE")
+                        conn.commit()
+            except DBAPIError:
+                pass  # busy or damaged: statistics wait for the next writer
         self.engine.dispose()
 
 

@@ -66,11 +66,14 @@ def _url(backend: str, tmp: Path, name: str) -> str:
 
 def mixed(backend: str, tmp: Path) -> dict:
     import load_worker as lw
-    from conftest import run_cli
+    from conftest import new_registry, pg_user, run_cli
 
-    url = _url(backend, tmp, f"load_{backend}")
-    config = lw.write_config(tmp / f"{backend}-config.toml")
-    os.environ["MODELREG_DB"], os.environ["MODELREG_CONFIG"] = url, str(config)
+    url = new_registry(_url(backend, tmp, f"load_{backend}"))
+    lw.apply_policy(url)  # the policy lives in the registry now, not in a config file
+    if url.startswith("postgresql"):
+        for worker in range(WORKERS):
+            pg_user(f"w{worker}")
+    os.environ["MODELREG_DB"] = url
     assert run_cli("find").exit_code == 0
     procs = lw.spawn(
         "mixed",
@@ -89,7 +92,7 @@ def mixed(backend: str, tmp: Path) -> dict:
     writes = [e["dt"] for e in entries if e["op"] not in ("find",)]
     locked = sum(any(b in e["stderr"].lower() for b in ("locked", "serializ", "deadlock")) for e in entries)
     tracebacks = sum("traceback" in e["stderr"].lower() for e in entries)
-    del os.environ["MODELREG_CONFIG"]
+    os.environ.pop("MODELREG_CONFIG", None)
     return {
         "backend": backend,
         "ops": len(entries),
@@ -120,23 +123,23 @@ def guard(tmp: Path) -> dict:
 
 def crashes(backend: str, tmp: Path) -> dict:
     import test_crash_safety as cs
-    from conftest import run_cli
+    from conftest import new_registry, run_cli
 
     rng = random.Random(11)
     out = {}
-    url = _url(backend, tmp, f"crash_{backend}")
+    url = new_registry(_url(backend, tmp, f"crash_{backend}"))
     os.environ["MODELREG_DB"] = url
     assert run_cli("find").exit_code == 0
     out["register"] = (
         cs.crash_register(url, tmp / f"{backend}-reg", KILLS, rng) if (tmp / f"{backend}-reg").mkdir() is None else None
     )
-    template = _url(backend, tmp, f"tpl_{backend}")
+    template = new_registry(_url(backend, tmp, f"tpl_{backend}"))
     cs.prepare_due(template)
     try:
         out["sweep"] = cs.crash_sweep(template, tmp, KILLS, rng)
     finally:
         cs.discard(template)
-    promote_url = _url(backend, tmp, f"prom_{backend}")
+    promote_url = new_registry(_url(backend, tmp, f"prom_{backend}"))
     os.environ["MODELREG_DB"] = promote_url
     out["promote"] = cs.crash_promote(promote_url, tmp, KILLS, rng)
     for u in (url, promote_url):

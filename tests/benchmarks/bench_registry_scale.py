@@ -142,8 +142,15 @@ def build_registry(
     models = models or max(1, min(2000, versions // 50))
     t0 = time.perf_counter()
     entries = make_manifests(versions, models)
-    reg = Registry.open(url, actor="bench")
+    from modelreg.store.database import Database
+
+    created = Database(url, create=True)  # as `modelreg db upgrade` does: only the default path is made on first use
+    created.upgrade()
+    created.dispose()
+    # on PostgreSQL the actor is the role the URL connects as (the owner here, who may write anything)
+    reg = Registry.open(url) if url.startswith("postgresql") else Registry.open(url, actor="bench")
     try:
+        reg.apply_policy({"policy": {"test_clock": True}})  # the sweep figures run at MODELREG_NOW
         for start in range(0, len(entries), batch):
             reg.register_many(parse_manifest_document({"models": entries[start : start + batch]}, "bench"))
         built = time.perf_counter() - t0

@@ -103,7 +103,10 @@ def main() -> int:
             sweep = CLI + ["deprecate", "--sweep", "--json"]
 
             # what one busy sweep does (and that it does what it should)
-            report = json.loads(subprocess.run(sweep, env=env, capture_output=True, text=True, check=True).stdout)
+            first = subprocess.run(sweep, env=env, capture_output=True, text=True)
+            if first.returncode != 0:
+                raise SystemExit(f"the sweep failed (exit {first.returncode}): {first.stderr.strip()}")
+            report = json.loads(first.stdout)
             print(
                 f"busy sweep: retired {len(report['retired'])}, notices {len(report['notices'])}, "
                 f"broken fallbacks {len(report['broken_fallbacks'])}, unchanged {report['unchanged']}"
