@@ -6,6 +6,7 @@ Each function takes an open session and returns the stable JSON shapes of
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,10 +15,20 @@ from modelreg.errors import InvalidInput
 from modelreg.lifecycle import production, usage
 from modelreg.lifecycle.status import LIVE, NOT_ARCHIVED, STAGES, Status, status_filter
 from modelreg.manifest import ascii_lower, check_slug
+from modelreg.metadata import check_base_model, check_owner, parse_label_flags
 from modelreg.names import check_consumer
-from modelreg.store import queries
+from modelreg.store import metadata_queries, queries
 from modelreg.store.tables import ModelVersion
-from modelreg.views import benchmark_summary, days_until, event_view, stage_of, version_view, window_view
+from modelreg.views import (
+    benchmark_summary,
+    card_view,
+    days_until,
+    event_view,
+    lineage_view,
+    stage_of,
+    version_view,
+    window_view,
+)
 
 BROAD_MATCH = 2000  # above this many matches, find pages by walking versions in order
 MAX_GLOB = 200
@@ -37,6 +48,9 @@ def filters(
     include_retired: bool = False,
     statuses: list[str] | None = None,
     used_by: str | None = None,
+    labels: Iterable[str] = (),
+    owner: str | None = None,
+    base_model: str | None = None,
 ) -> dict[str, Any]:
     """Validated `find` filters as keyword arguments for `queries.version_query`.
     Provider, capability, domain and residency compare case-insensitively
@@ -75,6 +89,9 @@ def filters(
         if statuses is not None
         else status_filter(status=status, stage=stage, include_archived=include_retired),
         "used_by": None if used_by is None else (check_consumer(used_by, "--used-by"), usage.since_day()),
+        "labels": sorted(parse_label_flags(labels).items()),
+        "owner": None if owner is None else check_owner("--owner", owner),
+        "base_model": None if base_model is None else check_base_model("--base-model", base_model),
     }
 
 
@@ -85,6 +102,10 @@ def views(session, rows: list[ModelVersion]) -> list[dict[str, Any]]:
     model_ids = {r.model_id for r in rows}
     models = queries.models_by_id(session, model_ids)
     live = queries.versions_of_models(session, model_ids, LIVE)
+    keys = [(r.model_id, r.version) for r in rows]
+    labels = metadata_queries.labels_for(session, model_ids)
+    lineage = metadata_queries.lineage_for(session, keys)
+    cards = metadata_queries.cards_for(session, keys)
     ref = clock.today()
     out = []
     for r in rows:
@@ -95,7 +116,16 @@ def views(session, rows: list[ModelVersion]) -> list[dict[str, Any]]:
         weight = production.rollout_weight(
             r.version, r.status, m.canary_version, canary_weight, default.version if default else None
         )
-        out.append(version_view(r, checks[(r.model_id, r.version)], weight=weight, today=ref))
+        view = version_view(r, checks[(r.model_id, r.version)], weight=weight, today=ref)
+        key = (r.model_id, r.version)
+        view.update(
+            owner=m.owner,
+            contacts=json.loads(m.contacts),
+            labels={**labels.get((r.model_id, queries.MODEL_LABEL), {}), **labels.get(key, {})},
+            lineage=lineage_view(lineage.get(key)),
+            card=card_view(cards.get(key)),
+        )
+        out.append(view)
     return out
 
 
@@ -151,8 +181,6 @@ def deprecations(session) -> list[dict[str, Any]]:
 
 
 def model(session, model_id: str) -> dict[str, Any]:
-    import json
-
     m = queries.model(session, model_id)
     rows = queries.versions_of(session, model_id)
     default = production.production_default([r for r in rows if r.status in LIVE], m.canary_version)
@@ -161,6 +189,8 @@ def model(session, model_id: str) -> dict[str, Any]:
         "provider": m.provider,
         "description": m.description,
         "owner": m.owner,
+        "contacts": json.loads(m.contacts),
+        "labels": metadata_queries.labels_of(session, model_id),
         "created_at": m.created_at,
         "fallbacks": json.loads(m.fallbacks),
         "production_default": default.version if default else None,
@@ -196,3 +226,44 @@ def history(session, model_id: str, version_text: str | None = None) -> list[dic
     if version_text is not None:
         queries.version(session, model_id, version_text)
     return [event_view(e) for e in queries.audit_events_of(session, model_id, version_text)]
+
+
+MAX_LINEAGE_DEPTH = 20
+
+
+def lineage(session, model_id: str, version_text: str) -> dict[str, Any]:
+    """What M@V derives from (its base model, and that one's, while they are
+    registered versions) and what derives from it, directly or through others."""
+    queries.version(session, model_id, version_text)
+    target = f"{model_id}@{version_text}"
+    own = metadata_queries.lineage_for(session, [(model_id, version_text)]).get((model_id, version_text))
+    ancestors: list[dict[str, Any]] = []
+    seen = {target}
+    base = own.base_model if own else None
+    while base and base not in seen and len(ancestors) < MAX_LINEAGE_DEPTH:
+        seen.add(base)
+        mid, at, ver = base.partition("@")
+        found = metadata_queries.lineage_for(session, [(mid, ver)]).get((mid, ver)) if at else None
+        registered = bool(at) and queries.existing_versions(session, mid, [ver]) == [ver]
+        ancestors.append({"base_model": base, "registered": registered})
+        base = found.base_model if found else None
+    descendants: list[dict[str, Any]] = []
+    frontier = [(model_id, version_text)]
+    depth = 0
+    while frontier and depth < MAX_LINEAGE_DEPTH:
+        depth += 1
+        names = [f"{m}@{v}" for m, v in frontier] + ([model_id] if depth == 1 else [])
+        frontier = []
+        for row in metadata_queries.derived_from(session, names):
+            child = f"{row.model_id}@{row.version}"
+            if child in seen:
+                continue
+            seen.add(child)
+            descendants.append({"target": child, "base_model": row.base_model, "depth": depth})
+            frontier.append((row.model_id, row.version))
+    return {
+        "target": target,
+        "lineage": lineage_view(own),
+        "derives_from": ancestors,
+        "derived": descendants,
+    }

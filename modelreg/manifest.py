@@ -17,6 +17,18 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from modelreg.errors import InvalidInput
+from modelreg.metadata import (
+    CARD_MAX_BYTES,
+    LINEAGE_KEYS,
+    Lineage,
+    check_card,
+    check_contacts,
+    check_labels,
+    check_owner,
+    lineage_from,
+    parse_artifact_flag,
+    parse_label_flags,
+)
 from modelreg.semver import SemVer
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # \Z: "$" would accept a trailing newline
@@ -37,6 +49,12 @@ TOP_KEYS = {
     "endpoint_kind": "endpoint_kind",
     "description": "description",
     "experimental": "experimental",
+    "owner": "owner",
+    "contacts": "contacts",
+    "labels": "labels",
+    "modelCard": "model_card",
+    "model_card": "model_card",
+    **LINEAGE_KEYS,
 }
 PERFORMANCE_KEYS = {
     "avgLatency": "avg_latency_ms",
@@ -94,6 +112,11 @@ class VersionSpec:
     endpoint_kind: str | None = None
     description: str = ""
     experimental: bool = False
+    owner: str | None = None  # the model's owning team (None: the registering actor, or unchanged)
+    contacts: list[str] | None = None  # the model's contacts (None: unchanged)
+    labels: dict[str, str] = field(default_factory=dict)  # the version's labels
+    lineage: Lineage = field(default_factory=Lineage)
+    card: str | None = None  # the Markdown of the model card (`modelCard = "FILE.md"`), stored at registration
 
     @property
     def semver(self) -> SemVer:
@@ -268,12 +291,24 @@ FLAG_OF = {
     "endpointKind": "--endpoint-kind",
     "description": "--description",
     "experimental": "--experimental",
+    "owner": "--owner",
+    "contacts": "--contact",
+    "labels": "--label",
+    "artifact": "--artifact",
+    "source": "--source",
+    "baseModel": "--base-model",
+    "datasets": "--dataset",
+    "modelCard": "--card",
 }
 
 
-def parse_version_spec(entry: Any, where: str = "manifest", *, flags: bool = False) -> VersionSpec:
+def parse_version_spec(
+    entry: Any, where: str = "manifest", *, flags: bool = False, base_dir: Path | None = None
+) -> VersionSpec:
     """Validate one manifest entry (or the flags of `register`, with
-    flags=True); InvalidInput names `where` and the key (or the flag)."""
+    flags=True); InvalidInput names `where` and the key (or the flag). A
+    `modelCard` file is read relative to `base_dir` (the manifest's folder;
+    the working directory when None)."""
 
     def key(name: str) -> str:
         return FLAG_OF.get(name, name) if flags else f"{where}: key '{name}'"
@@ -344,7 +379,30 @@ def parse_version_spec(entry: Any, where: str = "manifest", *, flags: bool = Fal
         if not isinstance(data["experimental"], bool):
             raise InvalidInput(f"{key('experimental')}: expected true or false, got {_show(data['experimental'])}")
         spec.experimental = data["experimental"]
+    if data.get("owner") is not None:
+        spec.owner = check_owner(key("owner"), data["owner"])
+    if data.get("contacts") is not None:
+        spec.contacts = check_contacts(key("contacts"), data["contacts"])
+    if data.get("labels") is not None:
+        spec.labels = check_labels(key("labels"), data["labels"])
+    spec.lineage = lineage_from(key, data)
+    if data.get("model_card") is not None:
+        spec.card = read_card(key("modelCard"), data["model_card"], base_dir)
     return spec
+
+
+def read_card(where: str, value: Any, base_dir: Path | None) -> str:
+    """The Markdown of a model card file named in a manifest (or by --card), checked (at most 1 MB)."""
+    from modelreg.textfile import read_text
+
+    if not isinstance(value, str) or not value.strip() or len(value) > 4096 or "\x00" in value:
+        raise InvalidInput(f"{where}: expected the path of a Markdown file, got {_show(value)}")
+    path = Path(value) if base_dir is None else base_dir / value
+    try:
+        text = read_text(str(path), "a Markdown model card", limit=CARD_MAX_BYTES, stdin=False)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc.message}") from None
+    return check_card(where, text)[0]
 
 
 _PARAM_FLAG = re.compile(r"^(?P<name>[^=]+)=(?P<default>[^:]+)(?::(?:(?P<lo>[^.]+)\.\.(?P<hi>.+)|max=(?P<max>.+)))?\Z")
@@ -391,6 +449,14 @@ def spec_from_flags(
     endpoint_kind: str | None = None,
     description: str | None = None,
     experimental: bool = False,
+    labels: Sequence[str] = (),
+    owner: str | None = None,
+    contacts: Sequence[str] = (),
+    artifact: str | None = None,
+    source: str | None = None,
+    base_model: str | None = None,
+    datasets: Sequence[str] = (),
+    card: str | None = None,
 ) -> VersionSpec:
     """`register MODEL --version V ...`: the same typed spec (and the same
     validation, naming the flag) that a manifest entry gives."""
@@ -435,13 +501,29 @@ def spec_from_flags(
         compliance["pii_handling"] = pii
     if compliance:
         fields["compliance"] = compliance
-    for key, value in (("endpoint", endpoint), ("endpoint_kind", endpoint_kind), ("description", description)):
+    for key, value in (
+        ("endpoint", endpoint),
+        ("endpoint_kind", endpoint_kind),
+        ("description", description),
+        ("owner", owner),
+        ("source", source),
+        ("base_model", base_model),
+        ("model_card", card),
+    ):
         if value is not None:
             fields[key] = value
+    if labels:
+        fields["labels"] = parse_label_flags(labels)
+    if contacts:
+        fields["contacts"] = list(contacts)
+    if datasets:
+        fields["datasets"] = list(datasets)
+    if artifact is not None:
+        fields["artifact"] = parse_artifact_flag(artifact)
     return parse_version_spec(fields, "flags", flags=True)
 
 
-def parse_manifest_document(document: Any, source: str) -> list[VersionSpec]:
+def parse_manifest_document(document: Any, source: str, base_dir: Path | None = None) -> list[VersionSpec]:
     """One version, or many under `models`; top-level keys outside `models`
     act as shared defaults for each entry (e.g. a common provider)."""
     if not isinstance(document, dict):
@@ -459,14 +541,14 @@ def parse_manifest_document(document: Any, source: str) -> list[VersionSpec]:
                 # repr-escaped: a stray newline or escape sequence in the file stays on one error line
                 label += f" ({_escaped(entry.get('modelId', entry.get('model_id')))}@{_escaped(entry.get('version'))})"
             merged = {**shared, **entry} if isinstance(entry, dict) else entry
-            spec = parse_version_spec(merged, label)
+            spec = parse_version_spec(merged, label, base_dir=base_dir)
             key = (spec.model_id, spec.version)
             if key in seen:
                 raise InvalidInput(f"{label}: {spec.target} is already listed as models[{seen[key]}]")
             seen[key] = i
             specs.append(spec)
         return specs
-    return [parse_version_spec(document, source)]
+    return [parse_version_spec(document, source, base_dir=base_dir)]
 
 
 class DuplicateKey(ValueError):
@@ -503,4 +585,4 @@ def load_manifest_file(path: str) -> list[VersionSpec]:
         raise InvalidInput(f"{path}: nested too deeply") from None
     except ValueError:  # e.g. an integer longer than Python's 4300-digit conversion limit
         raise InvalidInput(f"{path}: malformed {'JSON' if as_json else 'TOML'}: a value is too large to read") from None
-    return parse_manifest_document(document, path)
+    return parse_manifest_document(document, path, None if path == "-" else file.parent)

@@ -470,6 +470,47 @@ class Registry:
             self.write, policy, events=True, retry_failed_after_s=retry_failed_after_s, **delivery
         )
 
+    # -- metadata: labels, model cards, lineage -------------------------------------------------
+    def set_labels(self, subject: str, labels: Iterable[str]) -> dict[str, Any]:
+        """Add or change `key=value` labels of a model (`M`) or a version (`M@V`)."""
+        from modelreg.lifecycle import metadata as version_metadata
+        from modelreg.metadata import parse_label_flags
+
+        model_id, version = parse_target(subject, version_required=False)
+        parsed = parse_label_flags(list(labels), "label")
+        return self.write(lambda tx: version_metadata.set_labels(tx, model_id, version, parsed))
+
+    def unset_labels(self, subject: str, keys: Iterable[str]) -> dict[str, Any]:
+        from modelreg.lifecycle import metadata as version_metadata
+
+        model_id, version = parse_target(subject, version_required=False)
+        wanted = [k.partition("=")[0] for k in keys]
+        return self.write(lambda tx: version_metadata.unset_labels(tx, model_id, version, wanted))
+
+    def set_card(self, target: str, *, path: str | None = None, text: str | None = None) -> dict[str, Any]:
+        """Store M@V's Markdown model card (from a file, or text), at most 1 MB."""
+        from modelreg.lifecycle import metadata as version_metadata
+        from modelreg.metadata import CARD_MAX_BYTES
+
+        model_id, version = parse_target(target)
+        source = path or "card"
+        if path is not None:
+            from modelreg.textfile import read_text
+
+            text = read_text(path, "a Markdown model card", limit=CARD_MAX_BYTES)
+        return self.write(lambda tx: version_metadata.set_card(tx, model_id, version, text, source))
+
+    def card(self, target: str) -> dict[str, Any]:
+        from modelreg.lifecycle import metadata as version_metadata
+
+        model_id, version = parse_target(target)
+        return self.read(lambda s: version_metadata.card(s, model_id, version))
+
+    def lineage(self, target: str) -> dict[str, Any]:
+        """What M@V derives from and what derives from it."""
+        model_id, version = parse_target(target)
+        return self.read(lambda s: catalog.lineage(s, model_id, version))
+
     # -- applications: bearer tokens and consumers ---------------------------------------------
     def create_token(self, name: str) -> dict[str, Any]:
         """A new bearer token for `serve --require-token` (admin); the token is in the answer, once."""

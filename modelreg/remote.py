@@ -36,6 +36,9 @@ WRITE_METHODS = frozenset(
         "register",
         "register_document",
         "register_many",
+        "set_labels",
+        "unset_labels",
+        "set_card",
         "review",
         "promote",
         "rollout",
@@ -90,6 +93,8 @@ NOT_OFFERED = frozenset(
         "raise_for_slo",
         "list_tokens",
         "verify_token",
+        "card",
+        "lineage",
     }
 )
 
@@ -210,6 +215,9 @@ class RemoteRegistry:
         max_cost=None,
         model=None,
         include_retired=False,
+        labels: Iterable[str] = (),
+        owner=None,
+        base_model=None,
         used_by=None,
         limit: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
@@ -229,6 +237,9 @@ class RemoteRegistry:
             max_cost=max_cost,
             model=model,
             include_retired=include_retired,
+            label=list(labels),
+            owner=owner,
+            base_model=base_model,
             used_by=used_by,
         )
         for _ in range(PAGING_ATTEMPTS):

@@ -85,6 +85,7 @@ class RetirementSweep:
                 )
         announced = [n for n in plan["notices"] if n["announce"]]
         still_used = usage.seen(tx.session, [(n["row"].model_id, n["row"].version) for n in announced], tx.now)
+        owners = queries.owners_of(tx.session, {n["row"].model_id for n in announced})
         return {
             "as_of": clock.isoformat(clock.parse_instant(tx.now)),
             "dry_run": dry_run,
@@ -97,6 +98,7 @@ class RetirementSweep:
                     "retire_on": n["row"].retire_on,
                     "replacement": n["row"].replacement,
                     "consumers": usage.names(still_used.get((n["row"].model_id, n["row"].version), [])),
+                    **owners[n["row"].model_id],
                 }
                 for n in announced
             ],

@@ -133,3 +133,24 @@ def event_view(e: Any) -> dict[str, Any]:
         "after": json.loads(e.after),
         "policy_version": e.policy_version,
     }
+
+
+def lineage_view(row: Any) -> dict[str, Any] | None:
+    """A version's lineage (None when nothing was recorded)."""
+    if row is None:
+        return None
+    return {
+        "artifact": None if row.artifact_uri is None else {"uri": row.artifact_uri, "digest": row.artifact_digest},
+        "source": row.source,
+        "base_model": row.base_model,
+        "datasets": _load(row.datasets, []),
+        "evaluations": _load(row.evaluations, []),
+    }
+
+
+def card_view(found: tuple[str, int, str, str] | None) -> dict[str, Any] | None:
+    """A version's model card without its text: {sha256, size, set_at, set_by}, or None."""
+    if found is None:
+        return None
+    digest, size, at, by = found
+    return {"sha256": digest, "size": size, "set_at": at, "set_by": by}

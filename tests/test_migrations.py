@@ -71,7 +71,7 @@ def _fill_at_old_revision(url: str, revision: str) -> None:
     from modelreg.lifecycle.registration import attribute_rows
     from modelreg.manifest import load_manifest_file
     from modelreg.store.audit import GENESIS, event_hash
-    from modelreg.store.tables import BenchmarkRun, CheckResult, Model, ModelVersion, VersionAttribute, json_text
+    from modelreg.store.tables import BenchmarkRun, CheckResult, ModelVersion, VersionAttribute, json_text
 
     at = clock.stamp(clock.now())
     events = []
@@ -79,16 +79,12 @@ def _fill_at_old_revision(url: str, revision: str) -> None:
     with engine.begin() as conn:
         for spec in load_manifest_file(str(GUIDE_MANIFEST)):
             if conn.execute(text("SELECT 1 FROM model WHERE model_id = :m"), {"m": spec.model_id}).first() is None:
-                conn.execute(
-                    insert(Model).values(
-                        model_id=spec.model_id,
-                        provider=spec.provider,
-                        description="",
-                        owner="alice",
-                        created_at=at,
-                        fallbacks="[]",
-                        row_version=0,
-                    )
+                conn.execute(  # the columns of revisions before 0006 (no contacts)
+                    text(
+                        "INSERT INTO model (model_id, provider, description, owner, created_at, fallbacks, row_version) "
+                        "VALUES (:m, :p, '', 'alice', :at, '[]', 0)"
+                    ),
+                    {"m": spec.model_id, "p": spec.provider, "at": at},
                 )
             status = "EXPERIMENTAL" if spec.experimental else "TESTING"
             conn.execute(

@@ -113,6 +113,10 @@ def build_history(registry, cli):
         tx.audit("advisory.add", "ms-research-prototype", None, {"advisory_id": "CVE-2026-0001"})
 
     registry.write(add_advisory)
+    # metadata (revision 0006): labels of a model and a version, a model card (the guide's manifest gave lineage)
+    assert cli("label", "set", "ms-standard", "team=core").exit_code == 0
+    assert cli("label", "set", "ms-standard@2.1.0", "tier=silver").exit_code == 0
+    registry.set_card("ms-standard@2.1.0", text="# ms-standard 2.1.0\n\nIntended use: summaries.\n")
 
 
 def test_db_copy_moves_the_registry_verbatim(registry, cli, db_url, second_db, tmp_path):
@@ -131,6 +135,9 @@ def test_db_copy_moves_the_registry_verbatim(registry, cli, db_url, second_db, t
     assert doc["models"]["ms-standard"]["versions"]["2.2.0"]["status"] == "REJECTED"
     assert doc["models"]["ms-advanced-reasoning"]["fallbacks"] == ["ms-standard"]
     assert doc["advisories"][0]["advisory_id"] == "CVE-2026-0001"
+    assert doc["models"]["ms-standard"]["labels"] == {"team": "core"}
+    assert doc["models"]["ms-standard"]["versions"]["2.1.0"]["card"]["body"].startswith("# ms-standard")
+    assert doc["models"]["ms-advanced-reasoning"]["versions"]["3.0.1"]["artifact"]["digest"].startswith("sha256:")
     assert doc["models"]["ms-standard"]["versions"]["2.1.0"]["benchmarks"][0]["results"]["latency_ms"]["p95"] == 200
 
     head = run_cli("audit", "head").stdout.strip()

@@ -112,6 +112,8 @@ def test_each_notice_is_raised_when_its_threshold_is_reached(deprecated, monkeyp
             "retire_on": _day(90),
             "replacement": "m@2.0.0",
             "consumers": [],  # nobody resolved it (the consumers issue): the notice says so
+            "owner": "alice",  # who to tell (issue 14): the owner and contacts of the model
+            "contacts": [],
         }
     assert report["retired"] == (["m@1.0.0"] if day >= 90 else [])
     assert report["unchanged"] == (1 if day < 60 else 0)

@@ -29,6 +29,7 @@ PANELS = [
     "5. Approval & deployment",
     "Lifecycle",
     "Query",
+    "Metadata",
     "Monitoring",
     "Registry as code",
     "Audit",

@@ -18,6 +18,7 @@ from modelreg.cli import (
     events_commands,  # noqa: F401
     file_commands,  # noqa: F401
     lifecycle_commands,  # noqa: F401
+    metadata_commands,  # noqa: F401
     registry_commands,  # noqa: F401
     serve_commands,  # noqa: F401
     token_commands,  # noqa: F401

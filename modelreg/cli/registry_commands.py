@@ -43,6 +43,11 @@ VERSION_FIELDS = (
     "checks",
     "rollout_weight",
     "days_to_retirement",
+    "owner",
+    "contacts",
+    "labels",
+    "lineage",
+    "card",
 )
 SHOW_FIELDS = VERSION_FIELDS + (
     "benchmarks",
@@ -50,7 +55,6 @@ SHOW_FIELDS = VERSION_FIELDS + (
     "alerts",
     "history",
     "consumers",
-    "owner",
     "created_at",
     "fallbacks",
     "production_default",
@@ -86,6 +90,20 @@ def register(
     experimental: bool = typer.Option(
         False, "--experimental", help="Register as EXPERIMENTAL (off the production track)."
     ),
+    label: list[str] = typer.Option([], "--label", help="KEY=VALUE label of the version; repeatable."),
+    owner: Optional[str] = typer.Option(None, "--owner", help="The model's owning team."),
+    contact: list[str] = typer.Option([], "--contact", help="Email or handle to notify; repeatable."),
+    artifact: Optional[str] = typer.Option(
+        None, "--artifact", help="What runs, pinned: URI@sha256:<64 hex>, e.g. oci://reg/img@sha256:..."
+    ),
+    source: Optional[str] = typer.Option(None, "--source", help="URI of the training run or upstream model."),
+    base_model: Optional[str] = typer.Option(
+        None, "--base-model", help="MODEL@VERSION (or upstream name) it derives from."
+    ),
+    dataset: list[str] = typer.Option([], "--dataset", help="Training dataset name or URI; repeatable."),
+    card: Optional[str] = typer.Option(
+        None, "--card", metavar="FILE.md", help="The model card (Markdown, at most 1 MB)."
+    ),
     out: Output = Output(),
 ) -> None:
     """Register a model version (step 1, submission); status TESTING, or EXPERIMENTAL.
@@ -114,6 +132,14 @@ def register(
                 ("--endpoint", endpoint),
                 ("--endpoint-kind", endpoint_kind),
                 ("--description", description),
+                ("--label", label),
+                ("--owner", owner),
+                ("--contact", contact),
+                ("--artifact", artifact),
+                ("--source", source),
+                ("--base-model", base_model),
+                ("--dataset", dataset),
+                ("--card", card),
             )
             if value not in (None, [])
         ]
@@ -143,6 +169,14 @@ def register(
                 endpoint_kind=endpoint_kind,
                 description=description,
                 experimental=experimental,
+                labels=label,
+                owner=owner,
+                contacts=contact,
+                artifact=artifact,
+                source=source,
+                base_model=base_model,
+                datasets=dataset,
+                card=card,
             )
         ]
     with open_registry(ctx) as reg:
@@ -177,6 +211,11 @@ def find(
     used_by: Optional[str] = typer.Option(
         None, "--used-by", metavar="APP", help="Versions this consumer resolved or called in the last 7 days."
     ),
+    label: list[str] = typer.Option(
+        [], "--label", metavar="KEY=VALUE", help="Repeatable; all must match (the version's or its model's)."
+    ),
+    owner: Optional[str] = typer.Option(None, "--owner", help="The model's owning team."),
+    base_model: Optional[str] = typer.Option(None, "--base-model", help="Versions derived from this base model."),
     limit: int = typer.Option(50, "--limit", help="At most this many rows (0: all)."),
     out: Output = Output(),
 ) -> None:
@@ -197,6 +236,9 @@ def find(
             model=model,
             include_retired=include_retired,
             used_by=used_by,
+            labels=label,
+            owner=owner,
+            base_model=base_model,
             limit=limit,
         )
     if out.fmt == "table" and not versions:

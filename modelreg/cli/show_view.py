@@ -263,6 +263,7 @@ def render_version(v: dict) -> None:
                     "used by (7 days)",
                     ", ".join(f"{c['consumer']} ({c['requests']})" for c in v.get("consumers") or []) or None,
                 ),
+                *metadata_pairs(v),
             ]
         )
     )
@@ -299,6 +300,34 @@ def render_version(v: dict) -> None:
     write_blocks(blocks)
 
 
+def labels_text(labels: dict[str, str] | None) -> str | None:
+    return ", ".join(f"{k}={v}" for k, v in sorted((labels or {}).items())) or None
+
+
+def metadata_pairs(v: dict) -> list[tuple[str, Any]]:
+    """Owner, contacts, labels, lineage and the model card of a version, for `show`."""
+    lineage = v.get("lineage") or {}
+    artifact = lineage.get("artifact")
+    card = v.get("card")
+    return [
+        ("owner", v.get("owner")),
+        ("contacts", v.get("contacts")),
+        ("labels", labels_text(v.get("labels"))),
+        ("artifact", f"{artifact['uri']} ({artifact['digest']})" if artifact else None),
+        ("source", lineage.get("source")),
+        ("base model", lineage.get("base_model")),
+        ("datasets", lineage.get("datasets")),
+        (
+            "evaluations",
+            "; ".join(
+                f"{e['name']}: {e['metric']} {e['value']:g}" + (f" on {e['dataset']}" if e.get("dataset") else "")
+                for e in lineage.get("evaluations") or []
+            ),
+        ),
+        ("model card", f"sha256:{card['sha256'][:16]}... ({card['size']} bytes, {card['set_by']})" if card else None),
+    ]
+
+
 def render_model(m: dict) -> None:
     write_blocks(
         [
@@ -309,6 +338,8 @@ def render_model(m: dict) -> None:
                     ("canary", m["canary"]),
                     ("fallbacks", m["fallbacks"]),
                     ("description", m["description"]),
+                    ("contacts", m.get("contacts")),
+                    ("labels", labels_text(m.get("labels"))),
                 ]
             ),
             "",

@@ -279,6 +279,7 @@ def deprecate(
             "replacement": replacement_text,
             "reason": row.deprecation_reason,
             "consumers": usage.names(consumers),
+            **queries.owners_of(tx.session, [model_id])[model_id],
         },
     )
     return {
@@ -349,6 +350,7 @@ def retire_due(tx, due: Iterable[Any]) -> list[str]:
         )
     retired = []
     still_used = usage.seen(tx.session, [(r.model_id, r.version) for r in rows], tx.now)
+    owners = queries.owners_of(tx.session, models)
     for r in rows:
         target = f"{r.model_id}@{r.version}"
         tx.audit("retire", target, {"status": "DEPRECATED", "retire_on": r.retire_on}, {"status": "RETIRED"})
@@ -357,7 +359,7 @@ def retire_due(tx, due: Iterable[Any]) -> list[str]:
             tx,
             "version.retired",
             target,
-            {"retire_on": r.retire_on, "replacement": r.replacement, "consumers": consumers},
+            {"retire_on": r.retire_on, "replacement": r.replacement, "consumers": consumers, **owners[r.model_id]},
         )
         retired.append(target)
     return retired

@@ -26,8 +26,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from modelreg.store import metadata_queries
 from modelreg.store.monitoring_tables import Advisory
-from modelreg.store.tables import BenchmarkRun, CheckResult, Model, ModelVersion, RetirementNotice, json_text
+from modelreg.store.tables import (
+    BenchmarkRun,
+    CheckResult,
+    Model,
+    ModelCard,
+    ModelVersion,
+    RetirementNotice,
+    VersionLineage,
+    json_text,
+)
 
 FORMAT = 1
 MAX_TEXT = 4000
@@ -51,9 +61,13 @@ LIFECYCLE_KEYS = (
     "rejected_at",
 )
 SPEC_KEYS = ("description", "capabilities", "endpoint", "endpoint_kind", "parameters", "performance", "compliance")
+# lineage: recorded at registration and immutable, like the manifest part (the manifest's keys)
+LINEAGE_KEYS = ("artifact", "source", "base_model", "datasets", "evaluations")
+METADATA_KEYS = ("labels", "card")  # changeable: `label set|unset`, `card set`
+CARD_KEYS = ("sha256", "set_at", "set_by", "body")
 RECORD_KEYS = ("checks", "benchmarks", "retirement_notices")
 STAMP_KEYS = tuple(k for k in LIFECYCLE_KEYS if k != "status")
-MODEL_KEYS = ("provider", "owner", "created_at", "description", "fallbacks", "versions")
+MODEL_KEYS = ("provider", "owner", "contacts", "labels", "created_at", "description", "fallbacks", "versions")
 CHECK_KEYS = ("name", "result", "actor", "at", "note", "evidence")
 RUN_KEYS = (
     "run_id",
@@ -74,6 +88,10 @@ ADVISORY_KEYS = ("model_id", "advisory_id", "affected", "severity", "summary", "
 # -- canonical values ----------------------------------------------------------
 def _drop_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
+
+
+def _drop_empty(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v}
 
 
 class _NotToml(Exception):
@@ -111,7 +129,25 @@ def path_text(parts: list[str]) -> str:
 
 
 # -- export ----------------------------------------------------------------------
-def version_entry(row: ModelVersion) -> dict[str, Any]:
+def lineage_entry(row: VersionLineage | None) -> dict[str, Any]:
+    """A version's lineage as the manifest keys (artifact, source, base_model, datasets, evaluations)."""
+    if row is None:
+        return {}
+    out: dict[str, Any] = {
+        "artifact": None if row.artifact_uri is None else {"uri": row.artifact_uri, "digest": row.artifact_digest},
+        "source": row.source,
+        "base_model": row.base_model,
+        "datasets": json.loads(row.datasets) or None,
+        "evaluations": [_drop_none(e) for e in json.loads(row.evaluations)] or None,
+    }
+    return _drop_none(out)
+
+
+def card_entry(row: ModelCard) -> dict[str, Any]:
+    return {"sha256": row.sha256, "set_at": row.set_at, "set_by": row.set_by, "body": row.body}
+
+
+def version_entry(row: ModelVersion, lineage: VersionLineage | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {k: getattr(row, k) for k in LIFECYCLE_KEYS}
     out["description"] = row.description or ""
     out["capabilities"] = json.loads(row.capabilities)
@@ -129,6 +165,7 @@ def version_entry(row: ModelVersion) -> dict[str, Any]:
         "pii_handling": row.pii_handling,
         "approved_domains": json.loads(row.approved_domains),
     }
+    out.update(lineage_entry(lineage))
     return _drop_none(out)
 
 
@@ -196,6 +233,11 @@ def build_document(session) -> dict[str, Any]:
         notices.setdefault((row.model_id, row.version), []).append(
             {"retire_on": row.retire_on, "days_before": row.days_before, "raised_at": row.raised_at}
         )
+    lineage = {(r.model_id, r.version): r for r in metadata_queries.all_lineage(session)}
+    cards = {(r.model_id, r.version): card_entry(r) for r in metadata_queries.all_cards(session)}
+    labels: dict[tuple[str, str], dict[str, str]] = {}
+    for label in metadata_queries.all_labels(session):
+        labels.setdefault((label.model_id, label.version), {})[label.key] = label.value
     versions: dict[str, list[ModelVersion]] = {}
     for row in session.execute(
         select(ModelVersion).order_by(ModelVersion.model_id, ModelVersion.version_key, ModelVersion.version)
@@ -206,6 +248,7 @@ def build_document(session) -> dict[str, Any]:
         entry = {
             "provider": m.provider,
             "owner": m.owner,
+            **_drop_empty({"contacts": json.loads(m.contacts), "labels": labels.get((m.model_id, ""), {})}),
             "created_at": m.created_at,
             "description": m.description or "",
             "fallbacks": json.loads(m.fallbacks),
@@ -214,7 +257,13 @@ def build_document(session) -> dict[str, Any]:
         for row in versions.get(m.model_id, []):
             key = (m.model_id, row.version)
             entry["versions"][row.version] = finish_version(
-                version_entry(row), checks.get(key, []), runs.get(key, []), notices.get(key, [])
+                {
+                    **version_entry(row, lineage.get(key)),
+                    **_drop_empty({"labels": labels.get(key, {}), "card": cards.get(key, {})}),
+                },
+                checks.get(key, []),
+                runs.get(key, []),
+                notices.get(key, []),
             )
         models[m.model_id] = entry
     advisories = [

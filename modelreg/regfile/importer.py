@@ -7,7 +7,9 @@ importing actor, with their roles and gates; the file is desired state:
   file's registration times and actors are history of another registry).
   A model's owner and description may change.
 * A version's manifest part (capabilities, parameters, SLO, compliance,
-  endpoint, description) is immutable: a change is a new version (refused).
+  endpoint, description) and its lineage are immutable: a change is a new
+  version (refused). Labels (of models and versions), a model's contacts and
+  a version's model card follow the file (`label set|unset`, `card set`).
 * A status beyond the current one is reached through the engine's
   transitions (promote, canary and rollout, deprecate, cancel, reject,
   retire); the gates judge the evidence recorded in *this* registry, so an
@@ -34,11 +36,12 @@ from typing import Any
 
 from modelreg.errors import ModelregError, PolicyRefused
 from modelreg.lifecycle import fallbacks, registration, transitions
+from modelreg.lifecycle import metadata as version_metadata
 from modelreg.lifecycle.status import Status
 from modelreg.manifest import parse_version_spec
 from modelreg.monitoring import advisories
-from modelreg.regfile.document import SPEC_KEYS, check_entry, version_entry
-from modelreg.store import queries
+from modelreg.regfile.document import LINEAGE_KEYS, SPEC_KEYS, check_entry, version_entry
+from modelreg.store import metadata_queries, queries
 from modelreg.store.monitoring_tables import Advisory
 from modelreg.store.tables import Model, ModelVersion
 from modelreg.targets import parse_target
@@ -236,34 +239,76 @@ class Importer:
             self.version(self.session.get(ModelVersion, (model_id, version)), entry, new=version in new)
 
     def spec(self, model_id: str, model: dict[str, Any], version: str, entry: dict[str, Any]):
-        manifest = {k: entry[k] for k in SPEC_KEYS if k in entry and entry[k] is not None}
+        manifest = {k: entry[k] for k in SPEC_KEYS + LINEAGE_KEYS if k in entry and entry[k] is not None}
         manifest.update(
             model_id=model_id,
             version=version,
             provider=model["provider"],
             experimental=entry["status"] == Status.EXPERIMENTAL,
+            labels=entry.get("labels", {}),
         )
         return parse_version_spec(manifest, f"{model_id}@{version}")
 
     def model_fields(self, row: Model, model: dict[str, Any]) -> None:
-        changes = {k: model[k] for k in ("owner", "description") if getattr(row, k) != model[k]}
+        changes: dict[str, Any] = {k: model[k] for k in ("owner", "description") if getattr(row, k) != model[k]}
+        if json.loads(row.contacts) != model.get("contacts", []):
+            changes["contacts"] = model.get("contacts", [])
+        try:
+            labelled = self.labels(row.model_id, None, model.get("labels", {}))
+        except ModelregError as exc:
+            self.plan.add("refused", "model", row.model_id, reason(exc))
+            return
+        if labelled:
+            changes["labels"] = model.get("labels", {})
         if not changes:
             if not any(e.kind == "model" and e.target == row.model_id for e in self.plan.entries):
                 self.plan.add("unchanged", "model", row.model_id)
             return
+        fields = {k: v for k, v in changes.items() if k != "labels"}
         try:
-            self.attempt(lambda: registration.update_model(self.tx, row.model_id, **changes))
+            if fields:
+                self.attempt(lambda: registration.update_model(self.tx, row.model_id, **fields))
         except ModelregError as exc:
             self.plan.add("refused", "model", row.model_id, reason(exc))
             return
         if not any(e.kind == "model" and e.target == row.model_id for e in self.plan.entries):
             self.plan.add("changed", "model", row.model_id, ", ".join(f"{k} -> {v!r}" for k, v in changes.items()))
 
+    def labels(self, model_id: str, version: str | None, wanted: dict[str, str]) -> bool:
+        """Make the labels of a model (version None) or a version those of the file; True when they changed."""
+        have = metadata_queries.labels_of(self.session, model_id, version or queries.MODEL_LABEL)
+        if have == wanted:
+            return False
+        gone = [k for k in have if k not in wanted]
+        changed = {k: v for k, v in wanted.items() if have.get(k) != v}
+        if gone:
+            self.attempt(lambda: version_metadata.unset_labels(self.tx, model_id, version, gone))
+        if changed:
+            self.attempt(lambda: version_metadata.set_labels(self.tx, model_id, version, changed))
+        return True
+
+    def metadata(self, row: ModelVersion, entry: dict[str, Any], *, new: bool) -> list[str]:
+        """Labels and the model card of a version, as the file has them (a new version got its labels at registration)."""
+        done = []
+        if not new and self.labels(row.model_id, row.version, entry.get("labels", {})):
+            done.append("labels")
+        card = entry.get("card")
+        current = metadata_queries.card(self.session, row.model_id, row.version)
+        if card and (current is None or current.sha256 != card["sha256"]):
+            self.attempt(lambda: version_metadata.set_card(self.tx, row.model_id, row.version, card["body"]))
+            done.append("model card")
+        elif not card and current is not None:
+            self.plan.warnings.append(
+                f"{row.model_id}@{row.version}: the registry's model card is kept (an import never deletes one)"
+            )
+        return done
+
     def version(self, row: ModelVersion, entry: dict[str, Any], *, new: bool) -> None:
         target = f"{row.model_id}@{row.version}"
-        current = version_entry(row)
+        lineage = metadata_queries.lineage_for(self.session, [(row.model_id, row.version)])
+        current = version_entry(row, lineage.get((row.model_id, row.version)))
         if not new:
-            spec_changes = [k for k in SPEC_KEYS if current.get(k) != entry.get(k)]
+            spec_changes = [k for k in SPEC_KEYS + LINEAGE_KEYS if current.get(k) != entry.get(k)]
             if spec_changes:
                 self.plan.add(
                     "refused",
@@ -274,7 +319,7 @@ class Importer:
                 return
         self.evidence_warnings(row, entry)
         try:
-            done = self.transitions(row, entry)
+            done = self.metadata(row, entry, new=new) + self.transitions(row, entry)
         except ModelregError as exc:
             self.plan.add("refused", "version", target, reason(exc))
             return

@@ -18,12 +18,16 @@ from modelreg.errors import InvalidInput
 from modelreg.lifecycle.evidence import check_name
 from modelreg.lifecycle.status import STATUSES
 from modelreg.manifest import SLUG, parse_version_spec
+from modelreg.metadata import check_card, check_contacts, check_labels
 from modelreg.regfile.document import (
     ADVISORY_KEYS,
+    CARD_KEYS,
     CHECK_KEYS,
     FORMAT,
     LIFECYCLE_KEYS,
+    LINEAGE_KEYS,
     MAX_TEXT,
+    METADATA_KEYS,
     MODEL_KEYS,
     NOTICE_KEYS,
     RECORD_KEYS,
@@ -236,9 +240,15 @@ class _Reader:
             versions[version] = self.version(
                 where + ["versions", version], model_id, provider, version, versions_raw[version]
             )
+        extra: dict[str, Any] = {}
+        if t.get("contacts"):
+            extra["contacts"] = check_contacts(f"{self.source}: {path_text(where + ['contacts'])}", t["contacts"])
+        if t.get("labels"):
+            extra["labels"] = check_labels(f"{self.source}: {path_text(where + ['labels'])}", t["labels"])
         return {
             "provider": provider,
             "owner": self.actor(where + ["owner"], t["owner"]),
+            **extra,
             "created_at": self.instant(where + ["created_at"], t["created_at"]),
             "description": self.string(where + ["description"], t.get("description", "")),
             "fallbacks": normalized,
@@ -246,8 +256,13 @@ class _Reader:
         }
 
     def version(self, where: list[str], model_id: str, provider: str, version: str, raw: Any) -> dict[str, Any]:
-        t = self.table(where, raw, LIFECYCLE_KEYS + SPEC_KEYS + RECORD_KEYS, ("capabilities", "performance"))
-        manifest = {k: t[k] for k in SPEC_KEYS if k in t}
+        t = self.table(
+            where,
+            raw,
+            LIFECYCLE_KEYS + SPEC_KEYS + LINEAGE_KEYS + METADATA_KEYS + RECORD_KEYS,
+            ("capabilities", "performance"),
+        )
+        manifest = {k: t[k] for k in SPEC_KEYS + LINEAGE_KEYS if k in t}
         manifest.update(model_id=model_id, version=version, provider=provider)
         try:
             spec = parse_version_spec(manifest, f"{self.source}: {path_text(where)}")
@@ -291,7 +306,15 @@ class _Reader:
             "pii_handling": spec.pii_handling,
             "approved_domains": spec.approved_domains,
         }
-        out = {k: out.get(k) for k in LIFECYCLE_KEYS + SPEC_KEYS if out.get(k) is not None}
+        lineage = spec.lineage.to_dict()
+        out.update({k: lineage[k] or None for k in LINEAGE_KEYS})
+        if out["evaluations"]:
+            out["evaluations"] = [{k: v for k, v in e.items() if v is not None} for e in out["evaluations"]]
+        out = {k: out.get(k) for k in LIFECYCLE_KEYS + SPEC_KEYS + LINEAGE_KEYS if out.get(k) is not None}
+        if t.get("labels"):
+            out["labels"] = check_labels(f"{self.source}: {path_text(where + ['labels'])}", t["labels"])
+        if t.get("card"):
+            out["card"] = self.card(where + ["card"], t["card"])
         checks = [
             self.check(where + ["checks", str(i)], c)
             for i, c in enumerate(self.records(where + ["checks"], t.get("checks", [])))
@@ -309,6 +332,19 @@ class _Reader:
         if len({(n["retire_on"], n["days_before"]) for n in notices}) != len(notices):
             raise self.fail(where + ["retirement_notices"], "a notice is listed twice")
         return finish_version(out, checks, runs, notices)
+
+    def card(self, where: list[str], raw: Any) -> dict[str, Any]:
+        t = self.table(where, raw, CARD_KEYS, ("body",))
+        body, digest, _size = check_card(f"{self.source}: {path_text(where + ['body'])}", t["body"])
+        if "sha256" in t and t["sha256"] != digest:
+            raise self.fail(where + ["sha256"], "does not match the card's body (edited?)")
+        out = {"sha256": digest}
+        if "set_at" in t:
+            out["set_at"] = self.instant(where + ["set_at"], t["set_at"])
+        if "set_by" in t:
+            out["set_by"] = self.actor(where + ["set_by"], t["set_by"])
+        out["body"] = body
+        return out
 
     def check(self, where: list[str], raw: Any) -> dict[str, Any]:
         t = self.table(where, raw, CHECK_KEYS, ("name", "result", "actor", "at"))

@@ -110,6 +110,9 @@ def find_filters(p: dict) -> dict[str, Any]:
         max_cost=p["max_cost"],
         model=p["model"],
         include_retired=p["include_retired"],
+        labels=list(p["label"]),
+        owner=p["owner"],
+        base_model=p["base_model"],
         used_by=p["used_by"],
     )
 

@@ -76,6 +76,21 @@ VERSION_FIELDS: dict[str, Any] = {
     "checks": {"type": "object", "additionalProperties": ref("Check")},
     "rollout_weight": INT,
     "days_to_retirement": nullable(INT),
+    "owner": STR,
+    "contacts": array(STR),
+    "labels": {"type": "object", "additionalProperties": STR, "description": "the version's labels over its model's"},
+    "lineage": nullable(
+        obj(
+            {
+                "artifact": nullable(obj({"uri": STR, "digest": STR})),
+                "source": nullable(STR),
+                "base_model": nullable(STR),
+                "datasets": array(STR),
+                "evaluations": array(obj({"name": STR, "metric": STR, "value": NUM, "dataset": nullable(STR)})),
+            }
+        )
+    ),
+    "card": nullable(obj({"sha256": STR, "size": INT, "set_at": TIMESTAMP, "set_by": STR})),
 }
 VERSION_OPTIONAL = ("days_to_retirement",)
 
@@ -166,6 +181,8 @@ SCHEMAS: dict[str, Any] = {
             "provider": STR,
             "description": STR,
             "owner": STR,
+            "contacts": array(STR),
+            "labels": {"type": "object", "additionalProperties": STR},
             "created_at": TIMESTAMP,
             "fallbacks": array(STR),
             "production_default": nullable(STR),
@@ -273,6 +290,9 @@ FIND_PARAMS = [
     _query("max_cost", {"type": "number", "minimum": 0}, "Cost per request at most this, USD."),
     _query("model", STR, "Model id, or a glob with * and ?."),
     _query("include_retired", BOOL, "Also RETIRED and REJECTED versions."),
+    _query("label", STR, "KEY=VALUE; repeatable; every one must match (the version's or its model's).", repeat=True),
+    _query("owner", STR, "The model's owning team."),
+    _query("base_model", STR, "Versions whose base model is this (model@version or an upstream name)."),
     _query("used_by", STR, "Only versions this consumer resolved in the last 7 days."),
 ]
 RESOLVE_PARAMS = [

@@ -14,6 +14,7 @@ from typing import Any
 from modelreg.errors import InvalidInput
 from modelreg.lifecycle.status import STAGES, STATUSES
 from modelreg.manifest import SLUG
+from modelreg.metadata import check_base_model, check_owner, parse_label
 from modelreg.names import is_consumer
 from modelreg.semver import SemVer
 from modelreg.server.errors import BadParameter
@@ -84,6 +85,19 @@ def integer(low: int, high: int) -> Callable[[str, str], int]:
     return parse
 
 
+def checked(check: Callable[[str, str], Any]) -> Callable[[str, str], str]:
+    """A parameter validated by one of the library's checks (`check(where, value)`), as a 400 naming it."""
+
+    def parse(name: str, value: str) -> str:
+        try:
+            check(f"query parameter {name!r}", value)
+        except InvalidInput as exc:
+            raise BadParameter(name, exc.message) from None
+        return value
+
+    return parse
+
+
 def status(name: str, value: str) -> str:
     if value.upper() not in STATUSES:
         raise BadParameter(
@@ -116,6 +130,9 @@ FIND = {
     "max_cost": Param(number),
     "model": Param(glob),
     "include_retired": Param(boolean, default=False),
+    "label": Param(checked(lambda where, v: parse_label(v, where)), repeat=True),
+    "owner": Param(checked(check_owner)),
+    "base_model": Param(checked(check_base_model)),
     "used_by": Param(consumer),
 }
 ROUTE_PARAMS: dict[str, dict[str, Param]] = {

@@ -9,6 +9,7 @@ parameter limits.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -21,12 +22,16 @@ from modelreg.store.tables import (
     BenchmarkRun,
     CheckResult,
     ConsumerUsage,
+    Label,
     Model,
+    ModelCard,
     ModelVersion,
     VersionAttribute,
+    VersionLineage,
 )
 
 CHUNK = 500
+MODEL_LABEL = ""  # the `version` of a model's own labels
 SUGGESTION_POOL = 200  # at most this many rows read to suggest a name for a typo
 T = TypeVar("T")
 
@@ -186,6 +191,14 @@ def models_by_id(session, model_ids: Iterable[str]) -> dict[str, Model]:
     return out
 
 
+def owners_of(session, model_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """model_id -> {owner, contacts} (for lifecycle events and notices)."""
+    return {
+        m.model_id: {"owner": m.owner, "contacts": json.loads(m.contacts)}
+        for m in models_by_id(session, model_ids).values()
+    }
+
+
 def providers_of(session, model_ids: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in chunks(sorted(set(model_ids))):
@@ -296,6 +309,9 @@ def version_query(
     max_p95: float | None = None,
     max_cost: float | None = None,
     used_by: tuple[str, str] | None = None,
+    labels: Sequence[tuple[str, str]] = (),
+    owner: str | None = None,
+    base_model: str | None = None,
     walk_in_order: bool = False,
 ):
     """SELECT of versions matching every filter (values already validated).
@@ -331,6 +347,14 @@ def version_query(
             )
             .exists()
         )
+    for key, value in labels:  # all of them (EXISTS probes on the (key, value) index)
+        conditions.append(label_condition(key, value))
+    if owner is not None:
+        conditions.append(
+            select(Model.model_id).where(Model.model_id == ModelVersion.model_id, Model.owner == owner).exists()
+        )
+    if base_model is not None:
+        conditions.append(base_model_condition(base_model))
     attr_filters = [("capability", c) for c in sorted(set(capabilities))]
     if domain is not None:
         attr_filters.append(("domain", domain))
@@ -360,6 +384,41 @@ def version_query(
     if conditions:
         query = query.where(*conditions)
     return query
+
+
+def label_condition(key: str, value: str) -> Any:
+    """A version carries key=value: its own label, or its model's when the version does not set that key."""
+    own = select(Label.model_id).where(
+        Label.key == key,
+        Label.model_id == ModelVersion.model_id,
+        Label.version == ModelVersion.version,
+    )
+    return or_(
+        own.where(Label.value == value).exists(),
+        and_(
+            select(Label.model_id)
+            .where(
+                Label.key == key,
+                Label.value == value,
+                Label.model_id == ModelVersion.model_id,
+                Label.version == MODEL_LABEL,
+            )
+            .exists(),
+            ~own.exists(),
+        ),
+    )
+
+
+def base_model_condition(base_model: str) -> Any:
+    return (
+        select(VersionLineage.model_id)
+        .where(
+            VersionLineage.base_model == base_model,
+            VersionLineage.model_id == ModelVersion.model_id,
+            VersionLineage.version == ModelVersion.version,
+        )
+        .exists()
+    )
 
 
 def count(session, query) -> int:
@@ -399,20 +458,27 @@ def latest_checks(session, model_id: str, version_text: str) -> dict[str, CheckR
     return {row.name: row for row in rows}
 
 
-def latest_checks_for(session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, CheckResult]]:
-    """The newest result of each check of many versions."""
-    out: dict[tuple[str, str], dict[str, CheckResult]] = {k: {} for k in keys}
+def version_chunks(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, Sequence[str]]]:
+    """(model_id, version) keys -> (model_id, a chunk of its versions): lookups of many
+    versions as `model_id = ? AND version IN (...)` statements within the parameter limits."""
     by_model: dict[str, list[str]] = {}
     for mid, ver in keys:
         by_model.setdefault(mid, []).append(ver)
     for mid, versions in by_model.items():
         for part in chunks(versions):
-            for row in session.execute(
-                select(CheckResult)
-                .where(CheckResult.model_id == mid, CheckResult.version.in_(part))
-                .order_by(CheckResult.id)
-            ).scalars():
-                out[(row.model_id, row.version)][row.name] = row
+            yield mid, part
+
+
+def latest_checks_for(session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, CheckResult]]:
+    """The newest result of each check of many versions."""
+    out: dict[tuple[str, str], dict[str, CheckResult]] = {k: {} for k in keys}
+    for mid, part in version_chunks(keys):
+        for row in session.execute(
+            select(CheckResult)
+            .where(CheckResult.model_id == mid, CheckResult.version.in_(part))
+            .order_by(CheckResult.id)
+        ).scalars():
+            out[(row.model_id, row.version)][row.name] = row
     return out
 
 
@@ -486,8 +552,12 @@ def server_now(session) -> str:
 
 
 def has_card(session, model_id: str, version_text: str) -> bool:
-    # model cards arrive with revision 0005 (issue 14); until then no version has one
-    return False
+    return (
+        session.execute(
+            select(ModelCard.model_id).where(ModelCard.model_id == model_id, ModelCard.version == version_text)
+        ).first()
+        is not None
+    )
 
 
 def check_positive_limit(limit: Any) -> int | None:

@@ -27,7 +27,8 @@ class Model(SQLModel, table=True):
     model_id: str = Field(primary_key=True, max_length=64)
     provider: str = Field(max_length=64, index=True)
     description: str = ""
-    owner: str = Field(max_length=128)
+    owner: str = Field(max_length=128)  # the owning team (the registering actor unless a manifest names one)
+    contacts: str = "[]"  # revision 0006: JSON list of emails or handles to notify
     created_at: str = Field(max_length=TS)
     fallbacks: str = "[]"  # JSON list of "model" or "model@spec", in order
     canary_version: Optional[str] = Field(default=None, max_length=128)
@@ -215,3 +216,42 @@ class ConsumerUsage(SQLModel, table=True):
     day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD (UTC)
     requests: int = Field(sa_type=BigInteger)
     last_seen: str = Field(max_length=TS)
+
+
+class Label(SQLModel, table=True):
+    """A `key=value` label (revision 0006) on a model (version "") or a version."""
+
+    __tablename__ = "label"
+    __table_args__ = (Index("ix_label_key_value", "key", "value"),)
+    model_id: str = Field(primary_key=True, max_length=64)
+    version: str = Field(primary_key=True, max_length=128)  # "" for a label of the model
+    key: str = Field(primary_key=True, max_length=63)
+    value: str = Field(max_length=256)
+
+
+class VersionLineage(SQLModel, table=True):
+    """Where a version came from (revision 0006): recorded at registration, never changed."""
+
+    __tablename__ = "version_lineage"
+    __table_args__ = (Index("ix_version_lineage_base_model", "base_model"),)
+    model_id: str = Field(primary_key=True, max_length=64)
+    version: str = Field(primary_key=True, max_length=128)
+    artifact_uri: Optional[str] = Field(default=None, max_length=2048)
+    artifact_digest: Optional[str] = Field(default=None, max_length=71)  # sha256:<64 hex>
+    source: Optional[str] = Field(default=None, max_length=2048)
+    base_model: Optional[str] = Field(default=None, max_length=200)
+    datasets: str = "[]"
+    evaluations: str = "[]"  # JSON list of {name, metric, value, dataset}
+
+
+class ModelCard(SQLModel, table=True):
+    """A version's Markdown model card (revision 0006), with its SHA-256."""
+
+    __tablename__ = "model_card"
+    model_id: str = Field(primary_key=True, max_length=64)
+    version: str = Field(primary_key=True, max_length=128)
+    body: str
+    sha256: str = Field(max_length=64)
+    size: int
+    set_at: str = Field(max_length=TS)
+    set_by: str = Field(max_length=128)
