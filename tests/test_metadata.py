@@ -200,8 +200,8 @@ def test_export_import_diff_round_trip(meta, cli, tmp_path, backend):
 def test_reader_may_not_write_labels_on_postgres(meta, cli, db_url, backend):
     if backend != "postgres":
         pytest.skip("roles are enforced on PostgreSQL")
-    result = cli("--actor", "rita", "label", "set", "ms-child@1.0.0", "a=b")
-    assert result.exit_code == 0  # rita holds every role (conftest); a reader-only role is refused below
+    result = cli("--actor", "remy", "label", "set", "ms-child@1.0.0", "a=b")
+    assert result.exit_code == 0  # remy holds every role (conftest); a reader-only role is refused below
     from conftest import pg_user, user_url
     from sqlalchemy import create_engine, text
 
