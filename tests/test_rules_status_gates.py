@@ -229,3 +229,14 @@ def test_every_unmet_gate_is_listed_in_order():
         "'alice' is not an approver (policy.approvers: carol)",
         "'alice' registered this version and may not approve it (separation_of_duties)",
     ]
+
+
+@pytest.mark.parametrize("text", ["approved", " Approved ", "APPROVED\n"])
+def test_status_parse_accepts_any_case_and_surrounding_space(text):
+    assert Status.parse(text) is Status.APPROVED
+
+
+@pytest.mark.parametrize("text", [None, 3, "", "approve", "NONE"])
+def test_status_parse_refuses_the_rest_naming_what_was_asked(text):
+    with pytest.raises(InvalidInput, match=r"invalid --status .*expected one of .*APPROVED"):
+        Status.parse(text, what="--status")
