@@ -520,11 +520,7 @@ class Database:
         if self.read_only:
             return
         with self.write_engine.connect() as conn, conn.begin():
-            if self.is_sqlite:
-                conn.exec_driver_sql("PRAGMA analysis_limit = 1000")  # sampled: milliseconds at 100k versions
-                conn.exec_driver_sql("ANALYZE")
-            else:
-                conn.exec_driver_sql("ANALYZE model_version, version_attribute, model")
+            _analyse(conn, sqlite=self.is_sqlite)
 
     def dispose(self) -> None:
         """Close the pool. A SQLite connection that wrote first checks the
@@ -546,12 +542,21 @@ class Database:
                         stat = None
                     analysed = int(str(stat).split()[0]) if stat else 0
                     if rows >= max(2 * analysed, 100) and rows != analysed:
-                        conn.exec_driver_sql("PRAGMA analysis_limit = 1000")
-                        conn.exec_driver_sql("ANALYZE")
+                        _analyse(conn, sqlite=True)
                         conn.commit()
             except DBAPIError:
                 pass  # busy or damaged: statistics wait for the next writer
         self.engine.dispose()
+
+
+def _analyse(conn, *, sqlite: bool) -> None:
+    """Refresh the planner's statistics: sampled on SQLite (milliseconds at 100k
+    versions), the tables `find` and `resolve` plan over on PostgreSQL."""
+    if sqlite:
+        conn.exec_driver_sql("PRAGMA analysis_limit = 1000")
+        conn.exec_driver_sql("ANALYZE")
+    else:
+        conn.exec_driver_sql("ANALYZE model_version, version_attribute, model")
 
 
 def _with_version(policy: Policy, version: int) -> Policy:
