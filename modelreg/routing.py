@@ -8,18 +8,22 @@ its share of callers by a stable hash of (model, key). The fallback chain is
 resolved to concrete versions; targets that resolve to nothing are reported
 as `broken_fallbacks`, never silently dropped.
 
-A bounded number of queries whatever the number of models: the matching
-versions, then the matching models' rows and live versions in one query per
-chunk.
+A bounded number of queries whatever the number of models, and no row
+loaded per model: one statement ranks each matching model's pick by the
+production rule (`production.picks_sql`) and returns the winner; then the
+winner's own matching versions, its canary and its fallbacks are read.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import func, select
 
 from modelreg.errors import InvalidInput, NotFound
 from modelreg.lifecycle import fallbacks, production
@@ -28,6 +32,7 @@ from modelreg.store import queries
 from modelreg.store.tables import ModelVersion
 
 MAX_KEY = 256
+WALK = 10  # PostgreSQL: newest approved versions tried before the rule visits every matching model
 
 
 @dataclass
@@ -69,6 +74,53 @@ def bucket(model_id: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big") % 100
 
 
+@functools.lru_cache(maxsize=256)
+def _statements(where: tuple[tuple[str, Any], ...], prerelease: bool, dialect: str, walk: int) -> tuple[Any, Any]:
+    """The two statements that find the winning model for these filters:
+    the newest APPROVED pick among the newest approved versions (the common
+    case, a few rows read), and the rule over every matching model (when the
+    first finds nothing: no APPROVED pick near the top, a DEPRECATED one, or
+    none at all). Built once per distinct query (building them costs more than
+    running them) and reused: statements are immutable."""
+    binary = (lambda c: c) if dialect == "sqlite" else (lambda c: c.collate("C"))
+
+    def matching(entity, statuses):
+        return queries.version_query(**dict(where), statuses=statuses, walk_in_order=True, entity=entity)
+
+    picks = production.picks_sql(matching, prerelease=prerelease, binary=binary).subquery("picks")
+    best_of_all = (
+        select(picks.c.model_id, picks.c.version, picks.c.status)
+        .order_by(
+            (picks.c.status == Status.APPROVED).desc(),
+            binary(func.coalesce(picks.c.approved_at, "")).desc(),
+            binary(picks.c.model_id).desc(),
+        )
+        .limit(1)
+    )
+    window = None if dialect == "sqlite" else walk  # see newest_default_sql
+    newest = production.newest_default_sql(matching, prerelease=prerelease, binary=binary, window=window)
+    return newest, best_of_all
+
+
+def _pick_of_one_model(session, where: dict[str, Any], prerelease: bool) -> ModelVersion | None:
+    """By exact model id: its few matching versions, and the rule in Python."""
+    rows = list(session.execute(queries.version_query(**where)).scalars())
+    if not rows:
+        return None
+    m = queries.model(session, rows[0].model_id)
+    has_approved = any(r.status == Status.APPROVED for r in rows) or bool(
+        queries.versions_of(session, m.model_id, [Status.APPROVED.value])
+    )
+    return production.choose(rows, m.canary_version, model_has_approved=has_approved, prerelease=prerelease)
+
+
+def _matches(session, where: dict[str, Any], model_id: str, row: ModelVersion | None) -> bool:
+    if row is None:
+        return False
+    query = queries.version_query(**{**where, "model": model_id}).where(ModelVersion.version == row.version)
+    return session.execute(select(query.exists())).scalar()
+
+
 def resolve(
     session,
     *,
@@ -92,22 +144,17 @@ def resolve(
         model=model,
         statuses=list(RESOLVABLE),
     )
-    matching: dict[str, list[ModelVersion]] = {}
-    for row in session.execute(queries.version_query(**where)).scalars():
-        matching.setdefault(row.model_id, []).append(row)
-    models = queries.models_by_id(session, matching)
-    approved_models = {
-        mid for mid, rows in queries.versions_of_models(session, matching, [Status.APPROVED.value]).items() if rows
-    }
-    picks = []
-    for model_id, rows in matching.items():
-        m = models[model_id]
-        chosen = production.choose(
-            rows, m.canary_version, model_has_approved=model_id in approved_models, prerelease=prerelease
+    if model is not None and not any(ch in model for ch in "*?"):
+        best = _pick_of_one_model(session, where, prerelease)
+    else:
+        newest_approved, best_of_all = _statements(
+            tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in where.items() if k != "statuses"),
+            prerelease,
+            session.get_bind().dialect.name,
+            WALK,
         )
-        if chosen is not None:
-            picks.append((m, chosen, rows))
-    if not picks:
+        best = session.execute(newest_approved).first() or session.execute(best_of_all).first()
+    if best is None:
         what = ", ".join(
             f"{k}={v}"
             for k, v in (
@@ -120,17 +167,15 @@ def resolve(
             if v
         )
         raise NotFound(f"no approved model matches ({what or 'no filters'})")
-    m, chosen, rows = max(picks, key=lambda p: (p[1].status == Status.APPROVED, p[1].approved_at or "", p[1].model_id))
+    m = queries.model(session, best.model_id)
+    chosen = best if isinstance(best, ModelVersion) else queries.version(session, m.model_id, best.version)
     rollout = {"role": "stable", "weight": 100}
     if m.canary_version and chosen.status == Status.APPROVED:
-        canary = next((r for r in rows if r.version == m.canary_version), None)
-        if canary is None:
-            canary_row = session.get(ModelVersion, (m.model_id, m.canary_version))
-            weight = (canary_row.canary_weight if canary_row is not None else 0) or 0
-        else:
-            weight = canary.canary_weight or 0
+        canary = session.get(ModelVersion, (m.model_id, m.canary_version))
+        weight = (canary.canary_weight if canary is not None else 0) or 0
         rollout = {"role": "stable", "weight": 100 - weight}
-        if canary is not None and key is not None and bucket(m.model_id, key) < weight:
+        # callers are split only when the canary itself matches the query
+        if key is not None and bucket(m.model_id, key) < weight and _matches(session, where, m.model_id, canary):
             chosen, rollout = canary, {"role": "canary", "weight": weight}
     deprecation = None
     if chosen.status == Status.DEPRECATED:

@@ -313,6 +313,7 @@ def version_query(
     owner: str | None = None,
     base_model: str | None = None,
     walk_in_order: bool = False,
+    entity: Any = None,
 ):
     """SELECT of versions matching every filter (values already validated).
 
@@ -320,41 +321,41 @@ def version_query(
     version_attribute table: joined (best when they are selective), or as
     EXISTS probes when `walk_in_order` (best for a page of a broad match: the
     database walks versions in display order and stops at the limit instead of
-    sorting every match)."""
-    query = select(ModelVersion)
+    sorting every match). `entity`: an alias of ModelVersion to select from
+    instead (for a statement that compares versions with each other)."""
+    v = ModelVersion if entity is None else entity
+    query = select(v)
     conditions = []
     if provider is not None:
-        conditions.append(ModelVersion.provider == provider)
+        conditions.append(v.provider == provider)
     if statuses is not None:
-        conditions.append(ModelVersion.status.in_(list(statuses)))
+        conditions.append(v.status.in_(list(statuses)))
     if max_p95 is not None:
-        conditions.append(ModelVersion.p95_latency_ms <= max_p95)
+        conditions.append(v.p95_latency_ms <= max_p95)
     if max_cost is not None:
-        conditions.append(ModelVersion.cost_per_request_usd <= max_cost)
+        conditions.append(v.cost_per_request_usd <= max_cost)
     if model is not None:
         if any(ch in model for ch in "*?"):
-            conditions.append(ModelVersion.model_id.like(like_pattern(model), escape="\\"))
+            conditions.append(v.model_id.like(like_pattern(model), escape="\\"))
         else:
-            conditions.append(ModelVersion.model_id == model)
+            conditions.append(v.model_id == model)
     if used_by is not None:  # (consumer, first day): seen resolving or calling the version since then
         conditions.append(
             select(ConsumerUsage.model_id)
             .where(
                 ConsumerUsage.consumer == used_by[0],
                 ConsumerUsage.day >= used_by[1],
-                ConsumerUsage.model_id == ModelVersion.model_id,
-                ConsumerUsage.version == ModelVersion.version,
+                ConsumerUsage.model_id == v.model_id,
+                ConsumerUsage.version == v.version,
             )
             .exists()
         )
     for key, value in labels:  # all of them (EXISTS probes on the (key, value) index)
-        conditions.append(label_condition(key, value))
+        conditions.append(label_condition(key, value, v))
     if owner is not None:
-        conditions.append(
-            select(Model.model_id).where(Model.model_id == ModelVersion.model_id, Model.owner == owner).exists()
-        )
+        conditions.append(select(Model.model_id).where(Model.model_id == v.model_id, Model.owner == owner).exists())
     if base_model is not None:
-        conditions.append(base_model_condition(base_model))
+        conditions.append(base_model_condition(base_model, v))
     attr_filters = [("capability", c) for c in sorted(set(capabilities))]
     if domain is not None:
         attr_filters.append(("domain", domain))
@@ -367,8 +368,8 @@ def version_query(
                 .where(
                     VersionAttribute.kind == kind,
                     VersionAttribute.value == value,
-                    VersionAttribute.model_id == ModelVersion.model_id,
-                    VersionAttribute.version == ModelVersion.version,
+                    VersionAttribute.model_id == v.model_id,
+                    VersionAttribute.version == v.version,
                 )
                 .exists()
             )
@@ -378,20 +379,18 @@ def version_query(
             .where(VersionAttribute.kind == kind, VersionAttribute.value == value)
             .subquery()
         )
-        query = query.join(
-            alias, and_(alias.c.model_id == ModelVersion.model_id, alias.c.version == ModelVersion.version)
-        )
+        query = query.join(alias, and_(alias.c.model_id == v.model_id, alias.c.version == v.version))
     if conditions:
         query = query.where(*conditions)
     return query
 
 
-def label_condition(key: str, value: str) -> Any:
+def label_condition(key: str, value: str, v: Any = ModelVersion) -> Any:
     """A version carries key=value: its own label, or its model's when the version does not set that key."""
     own = select(Label.model_id).where(
         Label.key == key,
-        Label.model_id == ModelVersion.model_id,
-        Label.version == ModelVersion.version,
+        Label.model_id == v.model_id,
+        Label.version == v.version,
     )
     return or_(
         own.where(Label.value == value).exists(),
@@ -400,7 +399,7 @@ def label_condition(key: str, value: str) -> Any:
             .where(
                 Label.key == key,
                 Label.value == value,
-                Label.model_id == ModelVersion.model_id,
+                Label.model_id == v.model_id,
                 Label.version == MODEL_LABEL,
             )
             .exists(),
@@ -409,13 +408,13 @@ def label_condition(key: str, value: str) -> Any:
     )
 
 
-def base_model_condition(base_model: str) -> Any:
+def base_model_condition(base_model: str, v: Any = ModelVersion) -> Any:
     return (
         select(VersionLineage.model_id)
         .where(
             VersionLineage.base_model == base_model,
-            VersionLineage.model_id == ModelVersion.model_id,
-            VersionLineage.version == ModelVersion.version,
+            VersionLineage.model_id == v.model_id,
+            VersionLineage.version == v.version,
         )
         .exists()
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006"]  # oldest first
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]  # oldest first
 HEAD = REVISIONS[-1]
 INIT_LOCK_KEY = 7_270_101  # pg_advisory_xact_lock key guarding initialisation
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -1,0 +1,185 @@
+"""The production rule in its two forms agrees (issue 15).
+
+`routing.resolve` across models no longer loads every matching version: SQL
+(`production.newest_default_sql`, then `production.picks_sql`) finds the
+winning model, and Python's `production.choose` picks within it. Here random
+registries (written straight into the tables, so every corner is reachable:
+ties of approval times, canaries, pre-releases made default, DEPRECATED
+versions beside APPROVED ones that do not match, model ids whose order
+depends on the collation) are resolved on both backends, by model and across models, and the answers
+must be the same as the plain rule applied to every model in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from conftest import user_url
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from modelreg import routing
+from modelreg.errors import NotFound
+from modelreg.lifecycle import production
+from modelreg.lifecycle.status import RESOLVABLE, Status
+from modelreg.semver import parse
+
+MODEL_IDS = ["m", "m-a", "ma", "m-b", "mb0", "z"]  # '-' sorts apart from letters under natural collations
+VERSIONS = ["1.0.0", "1.0.1", "1.2.0-rc.1", "1.2.0", "10.0.0-alpha", "10.0.0"]
+STAMPS = [None, "2026-01-01T00:00:00.000000Z", "2026-01-02T00:00:00.000000Z", "2026-01-03T00:00:00.000000Z"]
+CAPS = ["chat", "code"]
+STATUSES = [Status.APPROVED, Status.APPROVED, Status.DEPRECATED, Status.TESTING, Status.RETIRED]
+
+version_rows = st.fixed_dictionaries(
+    {
+        "version": st.sampled_from(VERSIONS),
+        "status": st.sampled_from(STATUSES),
+        "approved_at": st.sampled_from(STAMPS[1:]),
+        "default_since": st.sampled_from(STAMPS),
+        "caps": st.sets(st.sampled_from(CAPS)),
+    }
+)
+registries = st.dictionaries(
+    st.sampled_from(MODEL_IDS),
+    st.tuples(st.lists(version_rows, min_size=1, max_size=5, unique_by=lambda r: r["version"]), st.integers(0, 5)),
+    min_size=1,
+    max_size=5,
+)
+queries_ = st.tuples(
+    st.sets(st.sampled_from(CAPS), max_size=2), st.booleans(), st.one_of(st.none(), st.sampled_from(MODEL_IDS))
+)
+
+
+class Row:
+    def __init__(self, model_id: str, spec: dict):
+        self.model_id = model_id
+        self.version = spec["version"]
+        self.status = spec["status"].value
+        self.prerelease = bool(parse(self.version).prerelease)
+        self.version_key = parse(self.version).sort_key()
+        self.approved_at = spec["approved_at"] if self.status in RESOLVABLE else None
+        self.default_since = spec["default_since"] if self.status in RESOLVABLE else None
+        self.caps = spec["caps"]
+
+
+def reference(registry: dict, caps: set[str], prerelease: bool, model: str | None = None) -> tuple[str, str] | None:
+    """The rule as it was before SQL did any of it: every model's pick, then the newest approved."""
+    picks = []
+    for model_id, (specs, canary_index) in registry.items():
+        if model is not None and model_id != model:
+            continue
+        rows = [Row(model_id, s) for s in specs]
+        canary = _canary(rows, canary_index)
+        matching = [r for r in rows if r.status in RESOLVABLE and caps <= r.caps]
+        has_approved = any(r.status == Status.APPROVED for r in rows)
+        chosen = production.choose(matching, canary, model_has_approved=has_approved, prerelease=prerelease)
+        if chosen is not None:
+            picks.append(chosen)
+    if not picks:
+        return None
+    best = max(picks, key=lambda r: (r.status == Status.APPROVED, r.approved_at or "", r.model_id))
+    return best.model_id, best.version
+
+
+def _canary(rows: list[Row], index: int) -> str | None:
+    """A canary is an APPROVED version (or none); `index` picks which."""
+    approved = [r.version for r in rows if r.status == Status.APPROVED]
+    return approved[index] if index < len(approved) else None
+
+
+@pytest.fixture
+def owner_engine(db_url):
+    from sqlalchemy import create_engine
+
+    engine = create_engine(user_url(db_url, "postgres") if db_url.startswith("postgresql") else db_url)
+    yield engine
+    engine.dispose()
+
+
+@contextmanager
+def session_of(engine) -> Iterator:
+    from sqlmodel import Session
+
+    with engine.connect() as conn, Session(bind=conn) as session:
+        yield session
+
+
+def write(engine, registry: dict) -> None:
+    """Replace the registry's models and versions (as the owner, past the guards: a test shortcut)."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in ("version_attribute", "model_version", "model"):
+            conn.execute(text(f"DELETE FROM {table}"))
+        for model_id, (specs, canary_index) in registry.items():
+            rows = [Row(model_id, s) for s in specs]
+            conn.execute(
+                text(
+                    "INSERT INTO model (model_id, provider, description, owner, contacts, created_at, fallbacks, "
+                    "canary_version, row_version) VALUES (:m, 'acme', '', 'team', '[]', :t, '[]', :c, 0)"
+                ),
+                {"m": model_id, "t": STAMPS[1], "c": _canary(rows, canary_index)},
+            )
+            for r in rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO model_version (model_id, version, version_key, prerelease, provider, status, "
+                        "capabilities, parameters, avg_latency_ms, p95_latency_ms, cost_per_request_usd, "
+                        "data_residency, pii_handling, approved_domains, description, registered_at, registered_by, "
+                        "status_changed_at, approved_at, default_since, canary_weight) VALUES (:m, :v, :k, :p, "
+                        "'acme', :s, :caps, '{}', 0, 0, 0, '[]', 'none', '[]', '', :t, 'alice', :t, :a, :d, 10)"
+                    ),
+                    {
+                        "m": model_id,
+                        "v": r.version,
+                        "k": r.version_key,
+                        "p": r.prerelease,
+                        "s": r.status,
+                        "caps": json.dumps(sorted(r.caps)),
+                        "t": STAMPS[1],
+                        "a": r.approved_at,
+                        "d": r.default_since,
+                    },
+                )
+                for cap in r.caps:
+                    conn.execute(
+                        text(
+                            "INSERT INTO version_attribute (kind, value, model_id, version) "
+                            "VALUES ('capability', :c, :m, :v)"
+                        ),
+                        {"c": cap, "m": model_id, "v": r.version},
+                    )
+
+
+@pytest.mark.parametrize("walk", [routing.WALK, 1])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(registry=registries, query=queries_)
+def test_resolve_across_models_answers_as_the_rule_over_every_model(owner_engine, monkeypatch, walk, registry, query):
+    """`walk` 1: the newest approved version alone is tried before the rule
+    visits every model, so both statements answer often."""
+    monkeypatch.setattr(routing, "WALK", walk)
+    caps, prerelease, model = query
+    write(owner_engine, registry)
+    expected = reference(registry, caps, prerelease, model)
+    with session_of(owner_engine) as session:
+        try:
+            got = routing.resolve(session, model=model, capabilities=sorted(caps), prerelease=prerelease)
+        except NotFound:
+            assert expected is None
+            return
+    assert (got.model_id, got.version) == expected
+
+
+def test_ties_of_approval_time_go_to_the_byte_wise_highest_model_id(owner_engine):
+    """Under a natural collation 'm-b' sorts after 'ma'; Python (and the rule) say 'ma' > 'm-b'."""
+    spec = {"version": "1.0.0", "status": Status.APPROVED, "approved_at": STAMPS[2], "default_since": None}
+    registry = {m: ([{**spec, "caps": {"chat"}}], 5) for m in ("m-b", "ma", "m-a")}
+    write(owner_engine, registry)
+    with session_of(owner_engine) as session:
+        got = routing.resolve(session, capabilities=["chat"])
+    assert (got.model_id, got.version) == ("ma", "1.0.0") == reference(registry, {"chat"}, False)
