@@ -333,3 +333,30 @@ def test_foreign_database_is_refused(empty_db):
         assert r.exit_code == 7 and "not a modelreg registry" in r.stderr, r.stderr
     assert "not a modelreg registry" in run_cli("db", "status").stderr
     assert _rows(db_url, "SELECT count(*) FROM inventory") == [(0,)]
+
+
+def test_versions_sort_by_precedence_under_a_natural_database_collation():
+    """A database created with ICU's English collation: '.', '-' and the key's
+    \\x01 separator weigh differently there, and the SemVer sort key would put
+    1.0.0-alpha-1 before 1.0.0-alpha.1. Revision 0007 makes the key compare
+    byte-wise (COLLATE "C") whatever the database's collation."""
+    from conftest import _pg_admin, _require_pg, new_registry
+
+    _require_pg()
+    base = pg_database_url("icu")
+    name = base.rpartition("/")[2]
+    with _pg_admin() as conn:
+        conn.execute(f'DROP DATABASE "{name}"')
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
+    try:
+        url = new_registry(base)
+        for version in ("1.0.0-alpha-1", "1.0.0-alpha.1", "1.0.0"):
+            assert run_cli(*register_flags("icu-model", version), env={"MODELREG_DB": url}).exit_code == 0
+        shown = run_cli("find", "--model", "icu-model", "--json", env={"MODELREG_DB": url})
+        assert shown.exit_code == 0, shown.stderr
+        rows = shown.json if isinstance(shown.json, list) else shown.json["versions"]
+        assert [v["version"] for v in rows] == ["1.0.0", "1.0.0-alpha-1", "1.0.0-alpha.1"]
+    finally:
+        drop_pg_database(base)

@@ -26,6 +26,8 @@ ORDERED = [
     "1.0.0-alpha",
     "1.0.0-alpha.1",
     "1.0.0-alpha.beta",
+    "1.0.0-alpha-1",  # a longer identifier that begins like the shorter one sorts after it and its successors
+    "1.0.0-alphaA",
     "1.0.0-beta",
     "1.0.0-beta.2",
     "1.0.0-beta.11",
@@ -105,8 +107,16 @@ def test_length_and_type_limits():
     with pytest.raises(InvalidInput) as refused:
         parse(longest + "a")
     assert "invalid version" in str(refused.value) and len(str(refused.value)) < 200  # the text is cut, not echoed
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         parse(123)  # type: ignore[arg-type]
+    assert "invalid version '123'" in str(refused.value)
+
+
+def test_a_refused_long_text_is_named_by_its_first_40_characters():
+    text = "".join(chr(ord("a") + i % 26) for i in range(MAX_LENGTH + 1))
+    with pytest.raises(InvalidInput) as refused:
+        parse(text)
+    assert str(refused.value).startswith(f"invalid version {text[:40]!r}: expected Semantic Versioning")
 
 
 @pytest.mark.parametrize(

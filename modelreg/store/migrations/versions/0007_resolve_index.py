@@ -11,6 +11,11 @@ The index `ix_model_version_approved` gives that order, so the walk reads a
 few rows instead of every live version. On PostgreSQL its text columns sort
 byte-wise (COLLATE "C"), as the query orders them.
 
+PostgreSQL: `model_version.version_key` compares byte-wise (COLLATE "C"),
+whatever the database's collation: the key sorts like SemVer precedence
+only so; a database created with a natural collation (glibc en_US, ICU)
+listed 1.0.0-alpha-1 before 1.0.0-alpha.1.
+
 PostgreSQL: `modelreg_record_raw`, the deferred trigger that records raw
 changes at commit, asked for each staged change whether an audit event of
 the transaction covers it, each question a scan of `audit_event` (no index
@@ -36,6 +41,9 @@ def upgrade() -> None:
     if conn.dialect.name != "postgresql":
         op.create_index("ix_model_version_approved", "model_version", ["status", "approved_at", "model_id"])
         return
+    # version_key sorts like SemVer only byte-wise: under a natural collation (glibc en_US, ICU) punctuation
+    # and the \x01 separator weigh differently, and 1.0.0-alpha-1 sorted before 1.0.0-alpha.1
+    op.execute('ALTER TABLE model_version ALTER COLUMN version_key TYPE VARCHAR(400) COLLATE "C"')
     op.execute(
         'CREATE INDEX ix_model_version_approved ON model_version (status, approved_at COLLATE "C", model_id COLLATE "C")'
     )
