@@ -137,10 +137,7 @@ def newest_default_sql(
         .c
     )
     return (
-        select(walk.model_id, walk.version)
-        .where(walk.version == pick_of(walk))
-        .order_by(*newest_first(walk))
-        .limit(1)
+        select(walk.model_id, walk.version).where(walk.version == pick_of(walk)).order_by(*newest_first(walk)).limit(1)
     )
 
 

@@ -42,7 +42,9 @@ class ModelVersion(SQLModel, table=True):
         Index("ix_model_version_model_key", "model_id", "version_key"),
         Index("ix_model_version_cover", "model_id", "version", "status"),  # revision 0003
         Index("ix_model_version_display", "model_id", text("version_key DESC")),  # revision 0003
-        Index("ix_model_version_approved", "status", "approved_at", "model_id"),  # revision 0007 (PostgreSQL: COLLATE "C")
+        Index(
+            "ix_model_version_approved", "status", "approved_at", "model_id"
+        ),  # revision 0007 (PostgreSQL: COLLATE "C")
     )
     model_id: str = Field(primary_key=True, foreign_key="model.model_id", max_length=64)
     version: str = Field(primary_key=True, max_length=128)
