@@ -30,7 +30,8 @@ from modelreg.views import (
     window_view,
 )
 
-BROAD_MATCH = 2000  # above this many matches, find pages by walking versions in order
+BROAD_MATCH = 2000  # above this many matches, find pages by walking versions in order ...
+DENSE_MATCH = 4  # ... when they are also at least 1 in DENSE_MATCH of all versions (spread thin, a walk reads far)
 MAX_GLOB = 200
 
 
@@ -136,7 +137,11 @@ def find(session, *, limit: int | None = 50, offset: int = 0, **given: Any) -> t
         raise InvalidInput("--offset takes a whole number from 0")
     where = filters(**given)
     total = queries.count(session, queries.version_query(**where))
-    query = queries.version_query(**where, walk_in_order=bool(limit) and total > BROAD_MATCH)
+    walk = bool(limit) and total > BROAD_MATCH
+    if walk:
+        versions = queries.estimated_versions(session)
+        walk = versions is None or total * DENSE_MATCH >= versions
+    query = queries.version_query(**where, walk_in_order=walk)
     rows = queries.page(session, query, limit=limit, offset=offset)
     return views(session, rows), total
 

@@ -93,16 +93,21 @@ def test_model_ids_and_versions(populated, capsys):
 
 
 def test_cache_is_written_private_and_reused(populated, db_url, monkeypatch):
+    """A cold TAB reads only what it needs (the model ids, or one model's
+    versions); each answer is cached, and a warm TAB reads nothing."""
     calls = _count_reads(monkeypatch)
     assert ct.complete_target("ms-beta@") == ["ms-beta@0.2.0"]
     assert calls[0] == 1
-    path = ct.cache_file(db_url)
+    path = ct.cache_file(db_url, "ms-beta")
     assert path.is_file() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().split("\n")[1:] == ["ms-beta@0.2.0"]  # that model's versions, nothing else
     assert path.parent == ct.cache_file(db_url).parent and path.name.startswith("completion-")
+    assert not ct.cache_file(db_url).exists() and not ct.cache_file(db_url, "ms-alpha").exists()
     for _ in range(3):
         assert ct.complete_target("ms-alpha@1.0") == ["ms-alpha@1.0.0"]
         assert ct.complete_model("o") == ["other"]
-    assert calls[0] == 1, "a warm TAB must not read the database"
+        assert ct.complete_target("ms-beta@0") == ["ms-beta@0.2.0"]
+    assert calls[0] == 3, "one read for ms-alpha's versions, one for the model ids; a warm TAB reads nothing"
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -3,9 +3,12 @@
 A TAB runs the whole CLI, so this module stays as cheap as `--help`: no
 sqlmodel, sqlalchemy, httpx or rich. It reads the database directly (the
 stdlib `sqlite3`, read-only, for SQLite; psycopg without SQLAlchemy for
-PostgreSQL) and keeps the list in a cache file:
+PostgreSQL), and only what the TAB needs: the model ids, or once the text
+has an '@' the live versions of that one model (an indexed lookup, however
+large the registry). Each answer is kept in a cache file:
 
-    $XDG_CACHE_HOME/modelreg/completion-<sha256(url)[:16]>.txt   (mode 0600)
+    $XDG_CACHE_HOME/modelreg/completion-<sha256(url)[:16]>.txt            model ids (mode 0600)
+    $XDG_CACHE_HOME/modelreg/completion-<sha256(url)[:16]>-<sha256(model)[:16]>.txt   its versions
 
 For SQLite the cache is reused while the database file and its -wal file are
 unchanged (mtime and size, taken before the read), so a TAB after `register`
@@ -40,7 +43,7 @@ def complete_model(incomplete: str = "", ctx: Any = None) -> list[str]:
     """Model ids starting with `incomplete`."""
     try:
         prefix = incomplete or ""
-        return [line for line in _candidates(ctx) if "@" not in line and line.startswith(prefix)]
+        return [line for line in _candidates(ctx) if line.startswith(prefix)]
     except Exception:  # completion never fails loudly
         return []
 
@@ -49,8 +52,8 @@ def complete_target(incomplete: str = "", ctx: Any = None) -> list[str]:
     """Model ids, or `model@version` once the text contains '@'."""
     try:
         prefix = incomplete or ""
-        want_versions = "@" in prefix
-        return [line for line in _candidates(ctx) if ("@" in line) == want_versions and line.startswith(prefix)]
+        model = prefix.partition("@")[0] if "@" in prefix else None
+        return [line for line in _candidates(ctx, model) if line.startswith(prefix)]
     except Exception:
         return []
 
@@ -84,10 +87,13 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path)
 
 
-def cache_file(url: str) -> Path:
+def cache_file(url: str, model: str | None = None) -> Path:
+    """The cache of the model ids (`model` None), or of one model's versions."""
     from modelreg.config import xdg_dir
 
     digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    if model is not None:
+        digest += "-" + hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
     return xdg_dir("cache", os.environ) / f"completion-{digest}.txt"
 
 
@@ -158,30 +164,32 @@ def _write_cache(path: Path, lines: list[str], signature: str | None) -> None:
 # -- reading the database ----------------------------------------------------
 
 _MODELS_SQL = "SELECT model_id FROM model ORDER BY model_id"
+# one model's live versions, newest first: the (model_id, version_key DESC) index
 _VERSIONS_SQL = (
-    f"SELECT model_id, version FROM model_version WHERE status NOT IN {tuple(ARCHIVED)!r} "
-    "ORDER BY model_id, version_key DESC"
+    f"SELECT model_id, version FROM model_version WHERE model_id = {{p}} AND status NOT IN {tuple(ARCHIVED)!r} "
+    "ORDER BY version_key DESC"
 )
 
 
-def _lines(models, versions) -> list[str]:
-    return [m for (m,) in models] + [f"{m}@{v}" for m, v in versions]
+def _lines(rows, model: str | None) -> list[str]:
+    return [m for (m,) in rows] if model is None else [f"{m}@{v}" for m, v in rows]
 
 
-def _read_sqlite(db_file: Path) -> list[str]:
+def _read_sqlite(db_file: Path, model: str | None = None) -> list[str]:
     import sqlite3
 
     uri = db_file.resolve().as_uri() + "?mode=ro"
     conn = sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(SQLITE_TIMEOUT_S * 1000)}")
-        conn.execute("BEGIN")  # one snapshot for both queries
-        return _lines(conn.execute(_MODELS_SQL).fetchall(), conn.execute(_VERSIONS_SQL).fetchall())
+        if model is None:
+            return _lines(conn.execute(_MODELS_SQL).fetchall(), None)
+        return _lines(conn.execute(_VERSIONS_SQL.format(p="?"), (model,)).fetchall(), model)
     finally:
         conn.close()
 
 
-def _read_postgres(url: str) -> list[str]:
+def _read_postgres(url: str, model: str | None = None) -> list[str]:
     import psycopg
 
     scheme, _, rest = url.partition("://")
@@ -190,15 +198,15 @@ def _read_postgres(url: str) -> list[str]:
         conninfo,
         connect_timeout=PG_CONNECT_TIMEOUT_S,
         options="-c statement_timeout=3000 -c default_transaction_read_only=on",
-    ) as conn:
-        with conn.cursor() as cur:
-            models = cur.execute(_MODELS_SQL).fetchall()
-            versions = cur.execute(_VERSIONS_SQL).fetchall()
-        return _lines(models, versions)
+    ) as conn, conn.cursor() as cur:
+        if model is None:
+            return _lines(cur.execute(_MODELS_SQL).fetchall(), None)
+        return _lines(cur.execute(_VERSIONS_SQL.format(p="%s"), (model,)).fetchall(), model)
 
 
-def _candidates(ctx: Any = None) -> list[str]:
-    """Every model id and live `model@version`, from the cache when valid."""
+def _candidates(ctx: Any = None, model: str | None = None) -> list[str]:
+    """Every model id (`model` None), or the model's live `model@version`s,
+    from the cache when valid."""
     url = _database_url(ctx)
     scheme = url.partition("://")[0].split("+", 1)[0]
     if scheme == "sqlite":
@@ -206,13 +214,13 @@ def _candidates(ctx: Any = None) -> list[str]:
         if db_file is None or not db_file.is_file():
             return []
         signature: str | None = _signature(db_file)  # before the read: a later write invalidates
-        reader = lambda: _read_sqlite(db_file)  # noqa: E731
+        reader = lambda: _read_sqlite(db_file, model)  # noqa: E731
     elif scheme in ("postgresql", "postgres"):
         signature = None
-        reader = lambda: _read_postgres(url)  # noqa: E731
+        reader = lambda: _read_postgres(url, model)  # noqa: E731
     else:
         return []
-    path = cache_file(url)
+    path = cache_file(url, model)
     cached = _read_cache(path, signature)
     if cached is not None:
         return cached

@@ -424,6 +424,19 @@ def count(session, query) -> int:
     return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
+def estimated_versions(session) -> int | None:
+    """The planner's row count of model_version (SQLite's sqlite_stat1, PostgreSQL's
+    pg_class.reltuples): free to read; None before the first ANALYZE."""
+    try:
+        if session.get_bind().dialect.name == "sqlite":
+            stat = session.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'model_version' LIMIT 1")).scalar()
+            return int(str(stat).split()[0]) if stat else None
+        rows = session.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'model_version'::regclass")).scalar()
+        return int(rows) if rows is not None and rows >= 0 else None
+    except Exception:  # no statistics table yet
+        return None
+
+
 def page(session, query, *, limit: int | None, offset: int = 0) -> list[ModelVersion]:
     ordered = query.order_by(ModelVersion.model_id, ModelVersion.version_key.desc())
     if limit:

@@ -92,11 +92,24 @@ def run_module(module: str, max_children: int) -> int:
     command = ["nice", "-n", "15", str(mutmut), "run", "--max-children", str(max_children), mutant_glob(module)]
     print(f"+ {' '.join(command)}  (log: {log.relative_to(ROOT)})", flush=True)
     with log.open("w") as out:
-        return subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+    meta = ROOT / "mutants" / (module + ".meta")
+    if meta.exists():  # the next module's `mutmut run` resets every module's results: keep this one's
+        kept = results_file(module)
+        kept.parent.mkdir(exist_ok=True)
+        shutil.copy2(meta, kept)
+    return code
+
+
+def results_file(module: str) -> Path:
+    return ROOT / "mutants" / "results" / (module.replace("/", ".") + ".json")
 
 
 def load_results(module: str) -> dict[str, int | None]:
-    meta = ROOT / "mutants" / (module + ".meta")
+    """The results of the module's own last run (mutmut's .meta as it left it)."""
+    meta = results_file(module)
+    if not meta.exists():
+        meta = ROOT / "mutants" / (module + ".meta")
     if not meta.exists():
         return {}
     return json.loads(meta.read_text())["exit_code_by_key"]
