@@ -194,11 +194,14 @@ def _read_postgres(url: str, model: str | None = None) -> list[str]:
 
     scheme, _, rest = url.partition("://")
     conninfo = "postgresql://" + rest
-    with psycopg.connect(
-        conninfo,
-        connect_timeout=PG_CONNECT_TIMEOUT_S,
-        options="-c statement_timeout=3000 -c default_transaction_read_only=on",
-    ) as conn, conn.cursor() as cur:
+    with (
+        psycopg.connect(
+            conninfo,
+            connect_timeout=PG_CONNECT_TIMEOUT_S,
+            options="-c statement_timeout=3000 -c default_transaction_read_only=on",
+        ) as conn,
+        conn.cursor() as cur,
+    ):
         if model is None:
             return _lines(cur.execute(_MODELS_SQL).fetchall(), None)
         return _lines(cur.execute(_VERSIONS_SQL.format(p="%s"), (model,)).fetchall(), model)

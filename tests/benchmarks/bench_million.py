@@ -53,7 +53,8 @@ def measured(argv: list[str], env: dict, timeout: float) -> tuple[float | None, 
     wall = time.perf_counter() - t0
     lines = proc.stderr.strip().splitlines()
     rss = int(lines[-1]) // 1024 if lines and lines[-1].isdigit() else None
-    note = "" if proc.returncode == 0 else f"exit {proc.returncode}: {lines[-2] if len(lines) > 1 else ''}"
+    errors = [line for line in lines if line.startswith("error:")]
+    note = "" if proc.returncode == 0 else f"exit {proc.returncode}: {errors[-1] if errors else ''}"
     return wall, rss, note
 
 

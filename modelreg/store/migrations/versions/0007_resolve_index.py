@@ -8,7 +8,10 @@ Both backends: `resolve` by capability (or any filter across models) walks
 the APPROVED versions newest-approved first and stops at the first that is
 its model's production default (`lifecycle.production.newest_default_sql`).
 The index `ix_model_version_approved` gives that order, so the walk reads a
-few rows instead of every live version. On PostgreSQL its text columns sort
+few rows instead of every live version; `ix_model_version_provider_approved`
+gives it within one provider (the guide's getLatestApproved(provider, ...)),
+so a provider whose models sort last is not reached by reading every other
+provider's first. On PostgreSQL its text columns sort
 byte-wise (COLLATE "C"), as the query orders them.
 
 PostgreSQL: `model_version.version_key` compares byte-wise (COLLATE "C"),
@@ -40,12 +43,19 @@ def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name != "postgresql":
         op.create_index("ix_model_version_approved", "model_version", ["status", "approved_at", "model_id"])
+        op.create_index(
+            "ix_model_version_provider_approved", "model_version", ["provider", "status", "approved_at", "model_id"]
+        )
         return
     # version_key sorts like SemVer only byte-wise: under a natural collation (glibc en_US, ICU) punctuation
     # and the \x01 separator weigh differently, and 1.0.0-alpha-1 sorted before 1.0.0-alpha.1
     op.execute('ALTER TABLE model_version ALTER COLUMN version_key TYPE VARCHAR(400) COLLATE "C"')
     op.execute(
         'CREATE INDEX ix_model_version_approved ON model_version (status, approved_at COLLATE "C", model_id COLLATE "C")'
+    )
+    op.execute(
+        "CREATE INDEX ix_model_version_provider_approved ON model_version "
+        '(provider, status, approved_at COLLATE "C", model_id COLLATE "C")'
     )
     schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
     path = f'SET search_path = "{schema}", pg_temp'
