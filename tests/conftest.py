@@ -155,7 +155,17 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELREG_ACTOR", "alice")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
+    _clear_statement_caches()
     yield tmp_path
+
+
+def _clear_statement_caches() -> None:
+    """Resolve builds its statements once per process (`routing._statements`): each
+    test builds its own, so a test (or a mutant under mutmut, which forks workers
+    from a process that already built them) runs the code it means to test."""
+    routing = sys.modules.get("modelreg.routing")
+    if routing is not None:
+        routing._statements.cache_clear()
 
 
 def _pg_admin():

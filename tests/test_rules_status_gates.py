@@ -68,6 +68,18 @@ def test_a_bad_status_names_the_statuses(text):
         Status.parse(text)
 
 
+def test_only_text_is_a_status_even_when_something_else_prints_as_one():
+    """A value read from JSON or TOML that is not a string (a number, a list, an
+    object) is refused, whatever its str() would say."""
+
+    class Printed:
+        def __str__(self) -> str:
+            return "approved"
+
+    with pytest.raises(InvalidInput, match=r"^invalid status 'approved': expected one of"):
+        Status.parse(Printed())
+
+
 def test_stages():
     assert {stage: st.statuses_of_stage(stage) for stage in st.STAGES} == {
         "production": ["APPROVED", "DEPRECATED"],
