@@ -58,7 +58,9 @@ def measured(argv: list[str], env: dict, timeout: float) -> tuple[float | None, 
     return wall, rss, note
 
 
-def verdict(value: float | None, target: float) -> str:
+def verdict(value: float | None, target: float, note: str = "") -> str:
+    if note.startswith("exit"):
+        return "MISS (refused)"
     return "MISS (timed out)" if value is None else ("PASS" if value <= target else "MISS")
 
 
@@ -120,7 +122,7 @@ def main() -> int:
             export = home / "registry.toml"
             wall, rss, note = measured(CLI + ["export", "-f", str(export)], env, args.step_timeout)
             size = export.stat().st_size / 1e6 if export.exists() else 0
-            e_ok, m_ok = verdict(wall, 180), verdict(rss, 600)
+            e_ok, m_ok = verdict(wall, 180, note), verdict(rss, 600, note)
             misses += e_ok.startswith("MISS") + m_ok.startswith("MISS")
             print(f"  export: {wall and round(wall, 1)} s ({e_ok}), peak {rss} MB ({m_ok}), {size:.0f} MB file {note}")
 
@@ -129,7 +131,7 @@ def main() -> int:
                 import_env = {**cli_env(url, home), "MODELREG_DB": url}
                 subprocess.run(CLI + ["db", "upgrade"], env=import_env, capture_output=True)
                 wall, rss, note = measured(CLI + ["import", str(export)], import_env, args.step_timeout)
-                i_ok, m_ok = verdict(wall, 180), verdict(rss, 600)
+                i_ok, m_ok = verdict(wall, 180, note), verdict(rss, 600, note)
                 misses += i_ok.startswith("MISS") + m_ok.startswith("MISS")
                 print(f"  import: {wall and round(wall, 1)} s ({i_ok}), peak {rss} MB ({m_ok}) {note}")
         finally:
