@@ -183,3 +183,120 @@ def test_ties_of_approval_time_go_to_the_byte_wise_highest_model_id(owner_engine
     with session_of(owner_engine) as session:
         got = routing.resolve(session, capabilities=["chat"])
     assert (got.model_id, got.version) == ("ma", "1.0.0") == reference(registry, {"chat"}, False)
+
+
+def _v(version: str, status: Status = Status.APPROVED, *, at: int = 1, default: int | None = None, caps=("chat",)):
+    return {
+        "version": version,
+        "status": status,
+        "approved_at": STAMPS[at],
+        "default_since": None if default is None else STAMPS[default],
+        "caps": set(caps),
+    }
+
+
+# (name, registry {model: ([versions], canary index)}, query (caps, prerelease, model), expected)
+CASES = [
+    (
+        "the newest default wins over a higher version made default earlier",
+        {"m": ([_v("1.0.0", default=3), _v("1.2.0", default=2)], 5)},
+        ({"chat"}, False, None),
+        ("m", "1.0.0"),
+    ),
+    (
+        "a default wins over a higher version never made default",
+        {"m": ([_v("1.0.0", default=1), _v("10.0.0")], 5)},
+        ({"chat"}, False, None),
+        ("m", "1.0.0"),
+    ),
+    (
+        "without defaults the highest precedence wins",
+        {"m": ([_v("1.2.0"), _v("10.0.0"), _v("1.0.1")], 5)},
+        ({"chat"}, False, None),
+        ("m", "10.0.0"),
+    ),
+    (
+        "a pre-release is served only when asked for",
+        {"m": ([_v("1.0.0"), _v("10.0.0-alpha")], 5)},
+        ({"chat"}, False, None),
+        ("m", "1.0.0"),
+    ),
+    (
+        "... and then it is",
+        {"m": ([_v("1.0.0"), _v("10.0.0-alpha")], 5)},
+        ({"chat"}, True, None),
+        ("m", "10.0.0-alpha"),
+    ),
+    (
+        "a pre-release once made default is served without asking",
+        {"m": ([_v("1.0.0"), _v("10.0.0-alpha", default=1)], 5)},
+        ({"chat"}, False, None),
+        ("m", "10.0.0-alpha"),
+    ),
+    (
+        "the canary is never the default",
+        {"m": ([_v("1.0.0"), _v("1.2.0")], 1)},
+        ({"chat"}, False, None),
+        ("m", "1.0.0"),
+    ),
+    (
+        "a DEPRECATED version does not resolve while its model has an APPROVED one, even one that does not match",
+        {
+            "m": ([_v("1.0.0", caps=("code",)), _v("1.2.0", Status.DEPRECATED, at=3)], 5),
+            "z": ([_v("1.0.0", Status.DEPRECATED, at=1)], 5),
+        },
+        ({"chat"}, False, None),
+        ("z", "1.0.0"),
+    ),
+    (
+        "among DEPRECATED versions the newest default, then the highest",
+        {"m": ([_v("1.0.0", Status.DEPRECATED, default=2), _v("1.2.0", Status.DEPRECATED, default=1)], 5)},
+        ({"chat"}, False, None),
+        ("m", "1.0.0"),
+    ),
+    (
+        "across models the most recently approved pick wins, APPROVED before DEPRECATED",
+        {
+            "m": ([_v("1.0.0", at=1)], 5),
+            "ma": ([_v("1.0.0", at=2)], 5),
+            "z": ([_v("1.0.0", Status.DEPRECATED, at=3)], 5),
+        },
+        ({"chat"}, False, None),
+        ("ma", "1.0.0"),
+    ),
+    (
+        "a model whose newest approved version is not its pick loses to the next one's pick",
+        {
+            "m": ([_v("1.0.0", at=1, default=1), _v("1.2.0", at=3, caps=("code",))], 5),
+            "z": ([_v("1.0.0", at=2)], 5),
+        },
+        ({"chat"}, False, None),
+        ("z", "1.0.0"),
+    ),
+    (
+        "nothing approved or deprecated matches",
+        {"m": ([_v("1.0.0", Status.TESTING), _v("1.2.0", Status.RETIRED)], 5)},
+        ({"chat"}, False, None),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize("walk", [routing.WALK, 1])
+@pytest.mark.parametrize("name, registry, query, expected", CASES, ids=[c[0][:40] for c in CASES])
+def test_each_clause_of_the_rule(owner_engine, monkeypatch, walk, name, registry, query, expected):
+    """One registry per clause of the rule, by model and across models: what a
+    generated run may take long to draw."""
+    monkeypatch.setattr(routing, "WALK", walk)
+    caps, prerelease, _ = query
+    write(owner_engine, registry)
+    assert reference(registry, caps, prerelease) == expected, name
+    for model in [None, *sorted(registry)]:
+        want = reference(registry, caps, prerelease, model)
+        with session_of(owner_engine) as session:
+            try:
+                got = routing.resolve(session, model=model, capabilities=sorted(caps), prerelease=prerelease)
+            except NotFound:
+                assert want is None, (name, model)
+                continue
+        assert (got.model_id, got.version) == want, (name, model)

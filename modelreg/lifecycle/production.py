@@ -72,9 +72,10 @@ def _eligible_default(v: Any, prerelease: bool) -> Any:
 
 
 def _preference(v: Any, binary: Callable[[Any], Any]) -> tuple[Any, ...]:
-    """SQL ORDER BY of `choose` within one tier: made default most recently, then highest precedence."""
+    """SQL ORDER BY of `choose` within one tier: made default most recently (a
+    version never made default sorts after every one that was: '' before any
+    time), then highest precedence."""
     return (
-        case((v.default_since.is_(None), 1), else_=0),
         binary(func.coalesce(v.default_since, "")).desc(),
         binary(v.version_key).desc(),
     )
