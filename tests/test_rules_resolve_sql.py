@@ -167,12 +167,49 @@ def test_resolve_across_models_answers_as_the_rule_over_every_model(owner_engine
     write(owner_engine, registry)
     expected = reference(registry, caps, prerelease, model)
     with session_of(owner_engine) as session:
+        each_statement_answers(session, registry, caps, prerelease, expected)
         try:
             got = routing.resolve(session, model=model, capabilities=sorted(caps), prerelease=prerelease)
         except NotFound:
             assert expected is None
             return
     assert (got.model_id, got.version) == expected
+
+
+def each_statement_answers(session, registry: dict, caps: set[str], prerelease: bool, expected) -> None:
+    """Each statement by itself, not only resolve (where the rule over every
+    model would hide a walk that wrongly finds nothing): the rule over every
+    model always gives the answer; the walk, unbounded (SQLite's form) or with
+    a window wider than the registry (PostgreSQL's), gives it whenever it is an
+    APPROVED pick, and nothing otherwise."""
+    from modelreg.catalog import filters
+    from modelreg.store import queries
+
+    dialect = session.get_bind().dialect.name
+    binary = (lambda c: c) if dialect == "sqlite" else (lambda c: c.collate("C"))
+    where = {k: v for k, v in filters(capabilities=sorted(caps)).items() if k != "statuses"}
+
+    def matching(entity, statuses):
+        return queries.version_query(**where, statuses=statuses, walk_in_order=True, entity=entity)
+
+    key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in where.items())
+    best = session.execute(routing._statements(key, prerelease, dialect, routing.WALK)[1]).first()
+    assert (tuple(best[:2]) if best else None) == reference(registry, caps, prerelease)
+    approved_pick = expected_approved(registry, caps, prerelease)
+    for window in (None, 100):
+        walk = production.newest_default_sql(matching, prerelease=prerelease, binary=binary, window=window)
+        row = session.execute(walk).first()
+        assert (tuple(row) if row else None) == approved_pick, window
+
+
+def expected_approved(registry: dict, caps: set[str], prerelease: bool) -> tuple[str, str] | None:
+    """The answer across models when it is an APPROVED pick; None when it is DEPRECATED or nothing."""
+    answer = reference(registry, caps, prerelease)
+    if answer is None:
+        return None
+    model_id, version = answer
+    row = next(Row(model_id, s) for s in registry[model_id][0] if s["version"] == version)
+    return answer if row.status == Status.APPROVED else None
 
 
 def test_ties_of_approval_time_go_to_the_byte_wise_highest_model_id(owner_engine):
@@ -291,6 +328,8 @@ def test_each_clause_of_the_rule(owner_engine, monkeypatch, walk, name, registry
     caps, prerelease, _ = query
     write(owner_engine, registry)
     assert reference(registry, caps, prerelease) == expected, name
+    with session_of(owner_engine) as session:
+        each_statement_answers(session, registry, caps, prerelease, expected)
     for model in [None, *sorted(registry)]:
         want = reference(registry, caps, prerelease, model)
         with session_of(owner_engine) as session:
