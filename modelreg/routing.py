@@ -9,9 +9,13 @@ resolved to concrete versions; targets that resolve to nothing are reported
 as `broken_fallbacks`, never silently dropped.
 
 A bounded number of queries whatever the number of models, and no row
-loaded per model: one statement ranks each matching model's pick by the
-production rule (`production.picks_sql`) and returns the winner; then the
-winner's own matching versions, its canary and its fallbacks are read.
+loaded per model. By exact model id, that model's few matching versions and
+the rule in Python. Across models, SQL finds the winner: a walk of the
+matching APPROVED versions newest-approved first that stops at the first one
+that is its own model's pick (`production.newest_default_sql`, a few rows on
+an index), else the rule over every matching model in one statement
+(`production.picks_sql`: DEPRECATED fallbacks, or nothing). Then the
+winner's row, its canary and its fallbacks are read.
 """
 
 from __future__ import annotations
