@@ -339,3 +339,30 @@ def test_each_clause_of_the_rule(owner_engine, monkeypatch, walk, name, registry
                 assert want is None, (name, model)
                 continue
         assert (got.model_id, got.version) == want, (name, model)
+
+
+def test_a_fallback_targets_production_default_is_never_the_canary_nor_a_deprecated_stand_in():
+    """`production_default` (what a fallback target `model` means): the canary is
+    not the default, and a DEPRECATED version stands in only when the model has
+    no APPROVED version at all, not when its APPROVED ones are not eligible."""
+    from types import SimpleNamespace
+
+    def row(version, status, default=None):
+        parsed = parse(version)
+        return SimpleNamespace(
+            version=version,
+            status=status.value,
+            prerelease=bool(parsed.prerelease),
+            default_since=default,
+            version_key=parsed.sort_key(),
+        )
+
+    stable, canary = row("1.0.0", Status.APPROVED, STAMPS[1]), row("1.1.0", Status.APPROVED)
+    assert production.production_default([stable, canary], "1.1.0") is stable
+    assert production.production_default([stable, canary], None) is stable  # made default beats higher
+    never_default = row("1.0.0", Status.APPROVED)  # e.g. a registry file's, before any promotion here
+    assert production.production_default([never_default, canary], "1.1.0") is never_default
+    assert production.production_default([never_default, canary], None) is canary
+    unpromoted_rc, old = row("2.0.0-rc.1", Status.APPROVED), row("1.0.0", Status.DEPRECATED)
+    assert production.production_default([unpromoted_rc, old], None) is None
+    assert production.production_default([old], None) is old
