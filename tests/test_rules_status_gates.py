@@ -152,6 +152,14 @@ def test_a_check_not_recorded_or_failed():
     ]
 
 
+def test_checks_listed_after_the_benchmark_are_still_required():
+    """A policy may list its checks in any order: the benchmark's place in the
+    list does not end the look at the others."""
+    policy = Policy(required_checks=("benchmark", "security", "evaluation"))
+    checks = {k: v for k, v in evidence().checks.items() if k not in ("security", "benchmark")}
+    assert unmet_gates(policy, evidence(checks=checks), "bob", NOW) == ["check 'security' has not been recorded"]
+
+
 def test_the_benchmark_is_judged_from_the_runs_not_from_a_check_record():
     checks = {k: v for k, v in evidence().checks.items() if k != "benchmark"}
     assert unmet_gates(POLICY, evidence(checks=checks), "bob", NOW) == []
