@@ -550,10 +550,13 @@ class Database:
 
 
 def _analyse(conn, *, sqlite: bool) -> None:
-    """Refresh the planner's statistics: sampled on SQLite (milliseconds at 100k
-    versions), the tables `find` and `resolve` plan over on PostgreSQL."""
+    """Refresh the planner's statistics: sampled on SQLite (10,000 rows an index:
+    about 0.2 s at 1M versions, whatever the size; 1,000 rows rated the
+    provider index no better than the status index, because the first
+    thousand rows name one provider), the tables `find` and `resolve` plan
+    over on PostgreSQL."""
     if sqlite:
-        conn.exec_driver_sql("PRAGMA analysis_limit = 1000")
+        conn.exec_driver_sql("PRAGMA analysis_limit = 10000")
         conn.exec_driver_sql("ANALYZE")
     else:
         conn.exec_driver_sql("ANALYZE model_version, version_attribute, model")
