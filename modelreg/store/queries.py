@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, insert, or_, select, text
+from sqlalchemy.exc import DBAPIError
 
 from modelreg.errors import InvalidInput, NotFound, did_you_mean
 from modelreg.store.tables import (
@@ -433,7 +434,7 @@ def estimated_versions(session) -> int | None:
             return int(str(stat).split()[0]) if stat else None
         rows = session.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'model_version'::regclass")).scalar()
         return int(rows) if rows is not None and rows >= 0 else None
-    except Exception:  # no statistics table yet
+    except DBAPIError:  # SQLite: no sqlite_stat1 before the first ANALYZE
         return None
 
 
