@@ -179,3 +179,16 @@ def test_typer_and_rich_only_below_cli():
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 assert not any(n.split(".")[0] in ("typer", "rich") for n in names), f"{name} imports {names}"
+
+
+def test_mutation_testing_runs_every_rules_test():
+    """The tests written to pin a rule (tests/test_rules_*.py, issue 17) are
+    the ones mutmut must run: a file left out of the selection kills nothing."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    selection = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["mutmut"][
+        "pytest_add_cli_args_test_selection"
+    ]
+    rules_tests = sorted(f"tests/{p.name}" for p in (root / "tests").glob("test_rules_*.py"))
+    assert [t for t in rules_tests if t not in selection] == []
