@@ -6,12 +6,17 @@ modules, one module at a time, then the survivors per module as a table.
     python tests/mutation/run.py --table              # the table of the last results, no run
     python tests/mutation/run.py --table --survivors  # ... and each surviving mutant's diff
     python tests/mutation/run.py --max-children 2     # mutants tested at once (default 1)
+    python tests/mutation/run.py --postgres transitions  # also the PostgreSQL variants of the tests
 
 Needs `pip install -e '.[mutation]'`. Not part of `.ci/run`: a full run takes
 hours on two cores. Each module is one `mutmut run "modelreg.MODULE.*"`
-(mutmut's output goes to mutants/run-MODULE.log), under `nice -n 15`, on
-SQLite only (MODELREG_TEST_PG_URL is unset) and with hypothesis' derandomized
-`ci` profile, so two runs of the same code give the same table. The tests run
+(mutmut's output goes to mutants/run-MODULE.log), under `nice -n 15`, with
+hypothesis' derandomized `ci` profile, so two runs of the same code give the
+same table. By default on SQLite only (MODELREG_TEST_PG_URL is unset); with
+`--postgres` the tests' PostgreSQL variants run too, against the server in
+MODELREG_TEST_PG_URL: the rules only a server enforces (roles, row-level
+security) and the SQL only PostgreSQL refuses are then tested. The table
+names the backends each module's last run used. The tests run
 are `pytest_add_cli_args_test_selection` in pyproject.toml; mutmut runs, for
 each mutant, only the tests that called the mutated function.
 
@@ -82,10 +87,20 @@ def sync_unmutated_sources(modules: list[str]) -> None:
             shutil.copy2(source, target)
 
 
-def run_module(module: str, max_children: int) -> int:
+def backends_of(postgres: bool) -> str:
+    return "sqlite+postgres" if postgres else "sqlite"
+
+
+def run_module(module: str, max_children: int, *, postgres: bool) -> int:
     env = {**os.environ, "HYPOTHESIS_PROFILE": "ci", "PYTHONHASHSEED": "0"}
-    env.pop("MODELREG_TEST_PG_URL", None)
+    if not postgres:
+        env.pop("MODELREG_TEST_PG_URL", None)
     env.pop("CI", None)  # CI=true makes the PostgreSQL variants fail instead of skip
+    # mutmut maps each function to the tests that ran it once, in mutants/mutmut-stats.json; the
+    # PostgreSQL variants are in that map only if they ran then: map again when the backends change
+    stats, backends = ROOT / "mutants" / "mutmut-stats.json", ROOT / "mutants" / "stats-backends"
+    if not backends.exists() or backends.read_text() != backends_of(postgres):
+        stats.unlink(missing_ok=True)
     mutmut = Path(sys.executable).with_name("mutmut")
     log = ROOT / "mutants" / f"run-{module.removesuffix('.py').replace('/', '.')}.log"
     (ROOT / "mutants").mkdir(exist_ok=True)
@@ -93,11 +108,14 @@ def run_module(module: str, max_children: int) -> int:
     print(f"+ {' '.join(command)}  (log: {log.relative_to(ROOT)})", flush=True)
     with log.open("w") as out:
         code = subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+    if stats.exists():
+        backends.write_text(backends_of(postgres))
     meta = ROOT / "mutants" / (module + ".meta")
     if meta.exists():  # the next module's `mutmut run` resets every module's results: keep this one's
-        kept = results_file(module)
-        kept.parent.mkdir(exist_ok=True)
-        shutil.copy2(meta, kept)
+        kept = json.loads(meta.read_text())
+        kept["backends"] = backends_of(postgres)
+        results_file(module).parent.mkdir(exist_ok=True)
+        results_file(module).write_text(json.dumps(kept))
     return code
 
 
@@ -105,14 +123,16 @@ def results_file(module: str) -> Path:
     return ROOT / "mutants" / "results" / (module.replace("/", ".") + ".json")
 
 
-def load_results(module: str) -> dict[str, int | None]:
-    """The results of the module's own last run (mutmut's .meta as it left it)."""
+def load_results(module: str) -> tuple[dict[str, int | None], str]:
+    """The results of the module's own last run (mutmut's .meta as it left it),
+    and the backends its tests ran on."""
     meta = results_file(module)
     if not meta.exists():
         meta = ROOT / "mutants" / (module + ".meta")
     if not meta.exists():
-        return {}
-    return json.loads(meta.read_text())["exit_code_by_key"]
+        return {}, "-"
+    kept = json.loads(meta.read_text())
+    return kept["exit_code_by_key"], kept.get("backends", "sqlite")
 
 
 def load_equivalent() -> dict[str, dict]:
@@ -139,12 +159,12 @@ def table(modules: list[str], *, show_survivors: bool) -> bool:
     equivalent = load_equivalent()
     used: set[str] = set()
     stale: list[str] = []
-    rows = []
+    rows: list[tuple[str, tuple[int, ...] | None, str]] = []
     survivors: list[tuple[str, str, str]] = []
     for module in modules:
-        results = load_results(module)
+        results, backends = load_results(module)
         if not results:
-            rows.append((module, None))
+            rows.append((module, None, "-"))
             continue
         killed = survived = no_tests = other = equiv = 0
         for name, code in sorted(results.items()):
@@ -170,8 +190,8 @@ def table(modules: list[str], *, show_survivors: bool) -> bool:
             else:
                 other += 1  # not checked yet, interrupted, suspicious
                 survivors.append((module, name, f"not decided (exit code {code})"))
-        rows.append((module, (len(results), killed, survived, no_tests, equiv, other)))
-    shown = {module.removesuffix(".py").replace("/", ".") for module, _ in rows}
+        rows.append((module, (len(results), killed, survived, no_tests, equiv, other), backends))
+    shown = {module.removesuffix(".py").replace("/", ".") for module, _, _ in rows}
     stale += [
         f"{name}: listed as equivalent but no such mutant"
         for name in equivalent
@@ -179,24 +199,29 @@ def table(modules: list[str], *, show_survivors: bool) -> bool:
     ]
 
     ok = True
-    header = ("module", "mutants", "killed", "survived", "no tests", "equivalent", "undecided", "surviving %", "target")
-    lines = [header]
+    header = (
+        "module", "mutants", "killed", "survived", "no tests", "equivalent", "undecided", "surviving %", "target",
+        "tests on",
+    )  # fmt: skip
+    lines: list[tuple[object, ...]] = [header]
     totals = [0] * 6
-    for module, counts in rows:
+    for module, counts, backends in rows:
         target = STRICT_TARGET if module in STRICT else OTHER_TARGET
         if counts is None:
-            lines.append((module, "-", "-", "-", "-", "-", "-", "not run", f"<= {target:g}%"))
+            lines.append((module, "-", "-", "-", "-", "-", "-", "not run", f"<= {target:g}%", "-"))
             continue
         total, killed, survived, no_tests, equiv, other = counts
         totals = [a + b for a, b in zip(totals, counts)]
         judged = total - equiv
         share = 100.0 * (survived + no_tests + other) / judged if judged else 0.0
         ok &= share <= target
-        lines.append((module, total, killed, survived, no_tests, equiv, other, f"{share:.1f}%", f"<= {target:g}%"))
+        lines.append(
+            (module, total, killed, survived, no_tests, equiv, other, f"{share:.1f}%", f"<= {target:g}%", backends)
+        )
     total, killed, survived, no_tests, equiv, other = totals
     judged = total - equiv
     share = 100.0 * (survived + no_tests + other) / judged if judged else 0.0
-    lines.append(("all", total, killed, survived, no_tests, equiv, other, f"{share:.1f}%", ""))
+    lines.append(("all", total, killed, survived, no_tests, equiv, other, f"{share:.1f}%", "", ""))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     print("| " + " | ".join(str(c).ljust(w) for c, w in zip(header, widths)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -222,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print the table of the last results; run nothing")
     parser.add_argument("--survivors", action="store_true", help="print each surviving mutant's diff")
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested at once (default 1)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="run the PostgreSQL variants too (MODELREG_TEST_PG_URL)"
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     modules = configured_modules()
@@ -229,10 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         modules = [m for m in modules if any(word in m for word in args.modules)]
         if not modules:
             parser.error(f"no configured module matches {' '.join(args.modules)}")
+    if args.postgres and not os.environ.get("MODELREG_TEST_PG_URL"):
+        parser.error("--postgres needs MODELREG_TEST_PG_URL (the server the tests create their databases on)")
     if not args.table:
         for module in modules:
             sync_unmutated_sources(configured_modules())
-            code = run_module(module, args.max_children)
+            code = run_module(module, args.max_children, postgres=args.postgres)
             if code != 0:
                 print(f"mutmut exited {code} on {module}; see its log", file=sys.stderr)
                 return code
