@@ -58,6 +58,19 @@ ALL_ROLES = ("reader", "operator", "approver", "admin")
 _users: dict[str, frozenset[str]] = {}
 
 
+def small_spec(model: str, version: str, **over) -> dict:
+    """The smallest valid manifest of model@version (provider p, capability c, an unreachable endpoint)."""
+    return {
+        "provider": "p",
+        "modelId": model,
+        "version": version,
+        "capabilities": ["c"],
+        "endpoint": "http://127.0.0.1:9/v1",
+        "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0},
+        **over,
+    }
+
+
 def register_flags(model: str, version: str, *extra: str) -> list[str]:
     """`register` from flags with the smallest valid manifest (provider p, capability c)."""
     flags = ["--provider", "p", "--capability", "c", "--avg-latency", "1", "--p95-latency", "1", "--cost", "0"]

@@ -9,7 +9,7 @@ import sys
 from datetime import date, timedelta
 
 import pytest
-from conftest import approve, new_registry, run_cli, run_process
+from conftest import approve, new_registry, run_cli, run_process, small_spec
 
 from modelreg.store import database
 
@@ -66,17 +66,6 @@ def test_sweep_exits_7_on_a_database_locked_past_the_retry_budget(tmp_path, monk
 # -- what the sweep does ------------------------------------------------------------------------------
 
 
-def _spec(model: str, version: str) -> dict:
-    return {
-        "provider": "p",
-        "modelId": model,
-        "version": version,
-        "capabilities": ["c"],
-        "endpoint": "http://127.0.0.1:9/v1",
-        "performance": {"avgLatency": 1, "p95Latency": 1, "costPerRequest": 0},
-    }
-
-
 def _day(n: int) -> str:
     return (date.today() + timedelta(days=n)).isoformat()
 
@@ -85,7 +74,7 @@ def _day(n: int) -> str:
 def deprecated(registry):
     """m@1.0.0 deprecated today with 90 days' notice, replaced by m@2.0.0."""
     for version in ("1.0.0", "2.0.0"):
-        registry.register(_spec("m", version))
+        registry.register(small_spec("m", version))
         approve(registry, f"m@{version}")
     registry.deprecate("m@1.0.0", reason="old", notice_days=90, replacement="m@2.0.0")
     return registry
@@ -152,7 +141,7 @@ def test_retirement_is_on_the_day_and_only_of_deprecated_versions(deprecated, mo
 
 def test_a_late_sweep_retires_everything_due_and_reports_broken_fallbacks(registry, monkeypatch):
     for model in ("a", "b", "c"):
-        registry.register(_spec(model, "1.0.0"))
+        registry.register(small_spec(model, "1.0.0"))
         approve(registry, f"{model}@1.0.0")
     registry.set_fallbacks("c", ["a", "b@1.0.0"])
     registry.deprecate("a@1.0.0", reason="old", notice_days=90)
