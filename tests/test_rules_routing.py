@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import approve
+from conftest import approve, owner_sql
 
 from modelreg.errors import InvalidInput, NotFound
 from modelreg.routing import MAX_KEY, bucket
@@ -224,3 +224,81 @@ def test_rollout_weights(version, status, canary, weight, default, share):
     from modelreg.lifecycle.production import rollout_weight
 
     assert rollout_weight(version, status, canary, weight, default) == share
+
+
+# -- the rule through each filter, and the canary's own match --------------------------------------
+
+
+def test_a_key_reaches_the_canary_only_when_the_canary_itself_matches(registry):
+    everywhere = {"dataResidency": ["us-east", "eu-west"]}
+    _version(registry, "m", "1.0.0", compliance=everywhere)
+    _version(registry, "m", "1.1.0", compliance={"dataResidency": ["us-east"]})
+    _version(registry, "n", "1.1.0", compliance=everywhere)  # the canary's version number, in eu-west
+    approve(registry, "m@1.0.0")
+    approve(registry, "n@1.1.0")
+    approve(registry, "m@1.1.0", canary=99)
+    key = KEY_IN_BUCKET[0]
+    assert registry.resolve(model="m", residency="us-east", key=key).version == "1.1.0"
+    got = registry.resolve(model="m", residency="eu-west", key=key)
+    assert (got.model_id, got.version, got.rollout) == ("m", "1.0.0", {"role": "stable", "weight": 1})
+
+
+def test_provider_and_domain_choose_among_models(registry):
+    _version(registry, "a", "1.0.0", provider="acme", compliance={"approvedDomains": ["legal"]})
+    _version(registry, "b", "1.0.0", provider="beta", compliance={"approvedDomains": ["health"]})
+    approve(registry, "a@1.0.0")
+    approve(registry, "b@1.0.0")  # approved last: the newest across models
+    assert registry.resolve().model_id == "b"
+    assert registry.resolve(provider="acme").model_id == "a"
+    assert registry.resolve(domain="legal").model_id == "a"
+    assert registry.resolve(provider="beta", domain="health").model_id == "b"
+    with pytest.raises(NotFound):
+        registry.resolve(provider="acme", domain="health")
+
+
+@pytest.mark.parametrize("pattern", ["?*", "*"])
+def test_a_model_glob_takes_the_newest_approved_pick_not_the_newest_default(registry, pattern):
+    # a's pick was made the default again most recently (a rollback), but b was approved after it
+    for version in ("1.0.0", "2.0.0"):
+        _version(registry, "a", version)
+        approve(registry, f"a@{version}")
+    _version(registry, "b", "1.0.0")
+    approve(registry, "b@1.0.0")
+    registry.rollback("a")
+    assert registry.resolve(model="a").version == "1.0.0"
+    got = registry.resolve(model=pattern)
+    assert (got.model_id, got.version) == ("b", "1.0.0")
+
+
+def test_resolve_serves_no_pre_release_unless_asked(registry):
+    from modelreg import routing
+
+    _version(registry, "m", "1.0.0-rc.1")
+    approve(registry, "m@1.0.0-rc.1")
+    # as a registry imported from elsewhere may hold it: approved, never made the default
+    owner_sql(registry.db.url, "UPDATE model_version SET default_since = NULL")
+    with pytest.raises(NotFound):
+        registry.read(lambda s: routing.resolve(s, model="m"))
+    assert registry.read(lambda s: routing.resolve(s, model="m", prerelease=True)).version == "1.0.0-rc.1"
+
+
+def test_a_retired_fallback_is_named_broken_by_resolve_and_show(registry, monkeypatch):
+    from datetime import date, timedelta
+
+    for model in ("m", "fb", "gone"):
+        _version(registry, model, "1.0.0")
+        approve(registry, f"{model}@1.0.0")
+    registry.set_fallbacks("m", ["gone@1.0.0", "fb"])
+    registry.deprecate("gone@1.0.0", reason="old", notice_days=90)
+    monkeypatch.setenv("MODELREG_NOW", (date.today() + timedelta(days=91)).isoformat())
+    assert registry.sweep()["retired"] == ["gone@1.0.0"]
+    got = registry.resolve(model="m")
+    assert got.fallbacks == [{"model_id": "fb", "version": "1.0.0"}]
+    assert got.broken_fallbacks == ["gone@1.0.0"]
+    assert registry.show_fallbacks("m") == {
+        "model_id": "m",
+        "fallbacks": [
+            {"target": "gone@1.0.0", "resolves_to": None, "status": None},
+            {"target": "fb", "resolves_to": "fb@1.0.0", "status": "APPROVED"},
+        ],
+    }
