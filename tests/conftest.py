@@ -363,6 +363,14 @@ def as_actor(registry, actor: str, roles: tuple[str, ...] = ALL_ROLES):
     return Registry.open(url, actor=actor)
 
 
+@pytest.fixture
+def bob(registry):
+    """The registry as bob, who reviews and approves (holding every role)."""
+    reviewer = as_actor(registry, "bob")
+    yield reviewer
+    reviewer.close()
+
+
 def pass_all_checks(registry, target: str, *, actor: str = "bob") -> None:
     """Record evaluation/security/compliance and a passing benchmark run."""
     reviewer = as_actor(registry, actor)
