@@ -7,6 +7,7 @@ modules, one module at a time, then the survivors per module as a table.
     python tests/mutation/run.py --table --survivors  # ... and each surviving mutant's diff
     python tests/mutation/run.py --max-children 2     # mutants tested at once (default 1)
     python tests/mutation/run.py --postgres transitions  # also the PostgreSQL variants of the tests
+    python tests/mutation/run.py --again transitions  # only the last run's survivors, after new tests
 
 Needs `pip install -e '.[mutation]'`. Not part of `.ci/run`: a full run takes
 hours on two cores. Each module is one `mutmut run "modelreg.MODULE.*"`
@@ -19,6 +20,11 @@ security) and the SQL only PostgreSQL refuses are then tested. The table
 names the backends each module's last run used. The tests run
 are `pytest_add_cli_args_test_selection` in pyproject.toml; mutmut runs, for
 each mutant, only the tests that called the mutated function.
+
+`--again` runs only the mutants the module's last run left surviving (and
+not listed as equivalent), then merges their new results into that run's:
+for tests written against those survivors, when the module itself has not
+changed since (a changed module needs a whole run).
 
 A surviving mutant is either a missing test (write one: a test of behaviour)
 or equivalent (no behaviour tells it apart). Equivalent mutants are listed,
@@ -91,7 +97,7 @@ def backends_of(postgres: bool) -> str:
     return "sqlite+postgres" if postgres else "sqlite"
 
 
-def run_module(module: str, max_children: int, *, postgres: bool) -> int:
+def run_module(module: str, max_children: int, *, postgres: bool, only: list[str] | None = None) -> int:
     env = {**os.environ, "HYPOTHESIS_PROFILE": "ci", "PYTHONHASHSEED": "0"}
     if not postgres:
         env.pop("MODELREG_TEST_PG_URL", None)
@@ -101,22 +107,39 @@ def run_module(module: str, max_children: int, *, postgres: bool) -> int:
     stats, backends = ROOT / "mutants" / "mutmut-stats.json", ROOT / "mutants" / "stats-backends"
     if not backends.exists() or backends.read_text() != backends_of(postgres):
         stats.unlink(missing_ok=True)
+    meta = ROOT / "mutants" / (module + ".meta")
+    earlier_file = results_file(module) if results_file(module).exists() else meta
+    earlier = json.loads(earlier_file.read_text()) if only is not None else None
     mutmut = Path(sys.executable).with_name("mutmut")
     log = ROOT / "mutants" / f"run-{module.removesuffix('.py').replace('/', '.')}.log"
     (ROOT / "mutants").mkdir(exist_ok=True)
-    command = ["nice", "-n", "15", str(mutmut), "run", "--max-children", str(max_children), mutant_glob(module)]
-    print(f"+ {' '.join(command)}  (log: {log.relative_to(ROOT)})", flush=True)
+    command = ["nice", "-n", "15", str(mutmut), "run", "--max-children", str(max_children)]
+    command += only if only is not None else [mutant_glob(module)]
+    shown = command if only is None else [*command[:6], f"<{len(only)} surviving mutants>"]
+    print(f"+ {' '.join(shown)}  (log: {log.relative_to(ROOT)})", flush=True)
     with log.open("w") as out:
         code = subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
     if stats.exists():
         backends.write_text(backends_of(postgres))
-    meta = ROOT / "mutants" / (module + ".meta")
     if meta.exists():  # the next module's `mutmut run` resets every module's results: keep this one's
         kept = json.loads(meta.read_text())
         kept["backends"] = backends_of(postgres)
+        if earlier is not None and only is not None:  # the earlier run's results, with the survivors' new ones
+            fresh = kept["exit_code_by_key"]
+            earlier["exit_code_by_key"].update({name: fresh.get(name) for name in only})
+            if earlier.get("backends", "sqlite") != kept["backends"]:
+                earlier["backends"] = f"{earlier.get('backends', 'sqlite')}; again: {kept['backends']}"
+            kept = earlier
         results_file(module).parent.mkdir(exist_ok=True)
         results_file(module).write_text(json.dumps(kept))
     return code
+
+
+def survivors_of(module: str) -> list[str]:
+    """The mutants of the module's last run that survived and are not listed as equivalent."""
+    results, _ = load_results(module)
+    equivalent = load_equivalent()
+    return sorted(n for n, code in results.items() if code in SURVIVED | NO_TESTS and n not in equivalent)
 
 
 def results_file(module: str) -> Path:
@@ -250,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres", action="store_true", help="run the PostgreSQL variants too (MODELREG_TEST_PG_URL)"
     )
+    parser.add_argument("--again", action="store_true", help="run only the last run's survivors, and merge")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     modules = configured_modules()
@@ -262,7 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table:
         for module in modules:
             sync_unmutated_sources(configured_modules())
-            code = run_module(module, args.max_children, postgres=args.postgres)
+            only = survivors_of(module) if args.again else None
+            if only == []:
+                continue
+            code = run_module(module, args.max_children, postgres=args.postgres, only=only)
             if code != 0:
                 print(f"mutmut exited {code} on {module}; see its log", file=sys.stderr)
                 return code
