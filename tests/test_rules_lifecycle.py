@@ -13,10 +13,19 @@ Every test runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from conftest import approve, pass_all_checks, run_cli
+from conftest import (
+    _require_pg,
+    approve,
+    as_actor,
+    drop_pg_database,
+    new_registry,
+    pass_all_checks,
+    pg_database_url,
+    run_cli,
+)
 from sqlalchemy import select
 
-from modelreg.errors import NotFound, PolicyRefused
+from modelreg.errors import AccessDenied, InvalidInput, NotFound, PolicyRefused
 from modelreg.store.tables import AuditEvent
 
 ENDPOINT = "http://127.0.0.1:9/v1"
@@ -234,3 +243,74 @@ def test_cli_operations_write_one_event_each(registry, cli):
     assert cli("promote", "m@1.0.0").exit_code == 5  # refused: nothing written
     assert run_cli("--actor", "bob", "review", "m@1.0.0", "--check", "security", "--fail", "--reject").exit_code == 0
     assert events(registry)[before:] == [("review", "m@1.0.0"), ("review", "m@1.0.0"), ("reject", "m@1.0.0")]
+
+
+# -- a canary's share ------------------------------------------------------------------------------------
+
+
+def test_canary_and_rollout_weights_are_whole_percentages_from_1_to_99(registry, bob):
+    from modelreg.lifecycle import transitions
+
+    for version in ("1.0.0", "2.0.0"):
+        registry.register(spec("m", version))
+    approve(registry, "m@1.0.0")
+    pass_all_checks(registry, "m@2.0.0")
+    for weight in (0, 100, -1, True, 50.0, "50"):
+        with pytest.raises(
+            InvalidInput, match=rf"^--canary: expected a whole percentage from 1 to 99, got {weight!r}$"
+        ):
+            bob.promote("m@2.0.0", canary=weight, dry_run=True)
+    for weight in (1, 99):
+        assert bob.promote("m@2.0.0", canary=weight, dry_run=True)["canary"] == {"weight": weight, "stable": "1.0.0"}
+    bob.promote("m@2.0.0", canary=10)
+    for weight in (0, 100, True, 1.0):
+        with pytest.raises(InvalidInput, match=rf"^--set: expected a whole percentage from 1 to 99, got {weight!r}$"):
+            bob.rollout("m", set_weight=weight)
+    for weight in (1, 99):
+        bob.rollout("m", set_weight=weight)
+        assert registry.resolve(model="m").rollout == {"role": "stable", "weight": 100 - weight}
+    # the engine called as every caller does, with the one move it makes (no other move by default)
+    assert bob.write(lambda tx: transitions.rollout(tx, "m", set_weight=20))["weight"] == 20
+    assert bob.write(lambda tx: transitions.rollout(tx, "m", abort=True))["action"] == "abort"
+
+
+# -- who may change what (PostgreSQL: the server's roles) -----------------------------------------------
+
+
+@pytest.fixture
+def pg_owner(monkeypatch):
+    """m@1.0.0 APPROVED and m@2.0.0 TESTING, on PostgreSQL, set up by the tables' owner."""
+    from modelreg import Registry
+
+    _require_pg()
+    url = new_registry(pg_database_url("roles"))
+    monkeypatch.delenv("MODELREG_ACTOR")
+    owner = Registry.open(url)
+    try:
+        for version in ("1.0.0", "2.0.0"):
+            owner.register(spec("m", version))
+        approve(owner, "m@1.0.0")
+        yield owner
+    finally:
+        owner.close()
+        drop_pg_database(url)
+
+
+def test_each_change_an_approver_makes_refuses_an_operator_in_one_line(pg_owner):
+    felix = as_actor(pg_owner, "felix", ("reader", "operator"))
+    refusals = {
+        "approve m@2.0.0": lambda: felix.promote("m@2.0.0"),
+        "move the rollout of m": lambda: felix.rollout("m", set_weight=50),
+        "roll back m": lambda: felix.rollback("m"),
+        "deprecate m@1.0.0": lambda: felix.deprecate("m@1.0.0", reason="old"),
+        "cancel the deprecation of m@1.0.0": lambda: felix.cancel_deprecation("m@1.0.0"),
+    }
+    try:
+        for doing, act in refusals.items():
+            with pytest.raises(AccessDenied) as refused:
+                act()
+            assert str(refused.value) == (
+                f"felix may not {doing}: that needs the approver role (an admin runs `modelreg access grant felix approver`)"
+            )
+    finally:
+        felix.close()

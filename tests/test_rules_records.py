@@ -1,7 +1,8 @@
 """What each operation records, pinned whole (issue 17): for every kind of
 change, exactly one audit event per change (none for a refusal or a dry run,
-whose one-line message is pinned instead), and its answer to the caller, its
-audit events (actor, before, after) and
+whose one-line message is pinned instead), and its answer to the caller, the
+columns it changed in each model and version row, its audit events (actor,
+before, after) and
 its lifecycle events (the outbox webhooks and `events list` read: type,
 actor, payload), compared with tests/golden/operation_records.json on SQLite
 and on PostgreSQL alike. Times read `<time>`; dates read as days from today.
@@ -26,7 +27,7 @@ from test_rules_lifecycle import benchmark, events, spec
 
 from modelreg.errors import ModelregError
 from modelreg.policy import MAX_DAYS
-from modelreg.store.tables import AuditEvent, LifecycleEvent
+from modelreg.store.tables import AuditEvent, LifecycleEvent, Model, ModelVersion
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "operation_records.json"
 INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -62,6 +63,35 @@ def records(registry, since: tuple[int, int]) -> dict[str, Any]:
 
     audit, outbox = registry.read(read)
     return {"audit": normal(audit), "events": normal(outbox)}
+
+
+def state(registry) -> dict[str, dict[str, Any]]:
+    """Every model's and version's row, by key (what a change may move)."""
+
+    def read(session):
+        out = {}
+        for table, key in ((Model, lambda r: r.model_id), (ModelVersion, lambda r: f"{r.model_id}@{r.version}")):
+            for row in session.execute(select(table)).scalars():
+                out[f"{table.__tablename__} {key(row)}"] = row.model_dump()
+        return out
+
+    return registry.read(read)
+
+
+def changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per changed row: each changed column as [before, after] (a new row: its columns; row_version: +N)."""
+    out: dict[str, Any] = {}
+    for key, row in after.items():
+        old = before.get(key)
+        if old is None:
+            out[key] = {"new": normal(row)}
+            continue
+        moved = {c: [old[c], v] for c, v in row.items() if old[c] != v}
+        if "row_version" in moved:
+            moved["row_version"] = f"{moved['row_version'][1] - moved['row_version'][0]:+d}"
+        if moved:
+            out[key] = normal(moved)
+    return out
 
 
 def high_water(registry) -> tuple[int, int]:
@@ -169,6 +199,21 @@ OPERATIONS = {
         ),
         lambda r, b, mp: r.deprecate("m@0.9.0", reason="old"),
         [("deprecate", "m@0.9.0")],
+    ),
+    "rollback-to-the-newest-earlier": (
+        lambda r, b, mp: (r.register(spec("m", "1.5.0")), approve(r, "m@1.5.0"), b.promote("m@2.0.0")),
+        lambda r, b, mp: b.rollback("m"),
+        [("rollback", "m@1.5.0")],
+    ),
+    "rollback-past-a-deprecated-version": (
+        lambda r, b, mp: (
+            r.register(spec("m", "1.5.0")),
+            approve(r, "m@1.5.0"),
+            b.promote("m@2.0.0"),
+            r.deprecate("m@1.5.0", reason="old"),
+        ),
+        lambda r, b, mp: b.rollback("m"),
+        [("rollback", "m@1.0.0")],
     ),
     "rollback-to": (
         lambda r, b, mp: (b.promote("m@2.0.0"),),
@@ -293,7 +338,7 @@ def test_each_operation_writes_one_audit_event_per_change_and_records_what_the_g
     registry, bob, monkeypatch, operation
 ):
     act, expected = prepared(registry, bob, monkeypatch, operation), OPERATIONS[operation][2]
-    before, since = events(registry), high_water(registry)
+    before, since, rows = events(registry), high_water(registry), state(registry)
     try:
         answer = act()
     except ModelregError as refused:
@@ -305,7 +350,7 @@ def test_each_operation_writes_one_audit_event_per_change_and_records_what_the_g
     assert after[: len(before)] == before  # appended, nothing rewritten
     assert after[len(before) :] == expected
     assert registry.verify_audit().ok
-    got = {"answer": normal(answer), **records(registry, since)}
+    got = {"answer": normal(answer), **records(registry, since), "rows": changes(rows, state(registry))}
     golden = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden[operation] = got
