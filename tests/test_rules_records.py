@@ -236,6 +236,16 @@ OPERATIONS = {
         [("retire", "n@1.0.0")],
     ),
     "sweep-idle": (None, _sweep_on(400), []),
+    "sweep-unchanged": (
+        lambda r, b, mp: r.deprecate("n@1.0.0", reason="old", notice_days=90),
+        _sweep_on(10),
+        [],
+    ),
+    "sweep-passed-over-notices": (
+        lambda r, b, mp: r.deprecate("n@1.0.0", reason="old", notice_days=90, replacement="m@1.0.0"),
+        _sweep_on(89),
+        [("retirement.notice", "n@1.0.0")] * 3,
+    ),
     "fallback-set": (None, lambda r, b, mp: r.set_fallbacks("m", ["n"]), [("fallback.set", "m")]),
     "fallback-clear": (
         lambda r, b, mp: r.set_fallbacks("m", ["n"]),
