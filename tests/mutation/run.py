@@ -103,9 +103,11 @@ def run_module(module: str, max_children: int, *, postgres: bool, only: list[str
         env.pop("MODELREG_TEST_PG_URL", None)
     env.pop("CI", None)  # CI=true makes the PostgreSQL variants fail instead of skip
     # mutmut maps each function to the tests that ran it once, in mutants/mutmut-stats.json; the
-    # PostgreSQL variants are in that map only if they ran then: map again when the backends change
+    # PostgreSQL variants are in that map only if they ran then: map again for a PostgreSQL run after
+    # a SQLite one (a SQLite run uses a map with them: without the server they skip at once)
     stats, backends = ROOT / "mutants" / "mutmut-stats.json", ROOT / "mutants" / "stats-backends"
-    if not backends.exists() or backends.read_text() != backends_of(postgres):
+    mapped = backends.read_text() if backends.exists() else None
+    if mapped != backends_of(True) and (postgres or mapped is None):
         stats.unlink(missing_ok=True)
     meta = ROOT / "mutants" / (module + ".meta")
     earlier_file = results_file(module) if results_file(module).exists() else meta
@@ -119,7 +121,7 @@ def run_module(module: str, max_children: int, *, postgres: bool, only: list[str
     print(f"+ {' '.join(shown)}  (log: {log.relative_to(ROOT)})", flush=True)
     with log.open("w") as out:
         code = subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
-    if stats.exists():
+    if stats.exists() and mapped != backends_of(True):
         backends.write_text(backends_of(postgres))
     if meta.exists():  # the next module's `mutmut run` resets every module's results: keep this one's
         kept = json.loads(meta.read_text())
