@@ -106,9 +106,11 @@ def run_module(module: str, max_children: int, *, postgres: bool, only: list[str
     # PostgreSQL variants are in that map only if they ran then: map again for a PostgreSQL run after
     # a SQLite one (a SQLite run uses a map with them: without the server they skip at once)
     stats, backends = ROOT / "mutants" / "mutmut-stats.json", ROOT / "mutants" / "stats-backends"
-    mapped = backends.read_text() if backends.exists() else None
+    mapped = backends.read_text() if backends.exists() and stats.exists() else None
     if mapped != backends_of(True) and (postgres or mapped is None):
         stats.unlink(missing_ok=True)
+        (ROOT / "mutants").mkdir(exist_ok=True)
+        backends.write_text(backends_of(postgres))  # what the map mutmut makes now will hold
     meta = ROOT / "mutants" / (module + ".meta")
     earlier_file = results_file(module) if results_file(module).exists() else meta
     earlier = json.loads(earlier_file.read_text()) if only is not None else None
@@ -117,12 +119,10 @@ def run_module(module: str, max_children: int, *, postgres: bool, only: list[str
     (ROOT / "mutants").mkdir(exist_ok=True)
     command = ["nice", "-n", "15", str(mutmut), "run", "--max-children", str(max_children)]
     command += only if only is not None else [mutant_glob(module)]
-    shown = command if only is None else [*command[:6], f"<{len(only)} surviving mutants>"]
+    shown = command if only is None else [*command[:7], f"<{len(only)} surviving mutants>"]
     print(f"+ {' '.join(shown)}  (log: {log.relative_to(ROOT)})", flush=True)
     with log.open("w") as out:
         code = subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
-    if stats.exists() and mapped != backends_of(True):
-        backends.write_text(backends_of(postgres))
     if meta.exists():  # the next module's `mutmut run` resets every module's results: keep this one's
         kept = json.loads(meta.read_text())
         kept["backends"] = backends_of(postgres)
