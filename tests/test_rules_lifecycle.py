@@ -314,3 +314,14 @@ def test_each_change_an_approver_makes_refuses_an_operator_in_one_line(pg_owner)
             )
     finally:
         felix.close()
+
+
+def test_a_deprecation_reason_is_at_most_max_note_characters(registry):
+    from modelreg.lifecycle.evidence import MAX_NOTE
+
+    for version in ("1.0.0", "2.0.0"):
+        registry.register(spec("m", version))
+        approve(registry, f"m@{version}")
+    with pytest.raises(InvalidInput, match=r"^--reason is required \(why this version is deprecated\)$"):
+        registry.deprecate("m@1.0.0", reason="x" * (MAX_NOTE + 1))
+    assert registry.deprecate("m@1.0.0", reason="x" * MAX_NOTE)["status"] == "DEPRECATED"

@@ -220,6 +220,21 @@ OPERATIONS = {
         lambda r, b, mp: b.rollback("m", to="1.0.0"),
         [("rollback", "m@1.0.0")],
     ),
+    "deprecate-a-version-in-use": (
+        lambda r, b, mp: r.record_usage({("billing", "m", "1.0.0"): 5, ("search", "m", "1.0.0"): 7}),
+        lambda r, b, mp: r.deprecate("m@1.0.0", reason="old"),
+        [("deprecate", "m@1.0.0")],
+    ),
+    "deprecate-with-the-longest-notice": (
+        None,
+        lambda r, b, mp: r.deprecate("m@1.0.0", reason="old", notice_days=MAX_DAYS),
+        [("deprecate", "m@1.0.0")],
+    ),
+    "deprecate-on-the-farthest-date": (
+        None,
+        lambda r, b, mp: r.deprecate("m@1.0.0", reason="old", retire_on=_day(MAX_DAYS)),
+        [("deprecate", "m@1.0.0")],
+    ),
     "deprecate-cancel": (
         lambda r, b, mp: r.deprecate("m@1.0.0", reason="old", notice_days=90),
         lambda r, b, mp: r.cancel_deprecation("m@1.0.0"),
@@ -236,6 +251,15 @@ OPERATIONS = {
         [("retire", "n@1.0.0")],
     ),
     "sweep-idle": (None, _sweep_on(400), []),
+    "sweep-retire-a-version-in-use": (
+        lambda r, b, mp: (
+            r.set_policy("deprecation_notice_days", "0"),
+            r.deprecate("n@1.0.0", reason="old", notice_days=0),  # due today
+            r.record_usage({("billing", "n", "1.0.0"): 5}),
+        ),
+        lambda r, b, mp: r.sweep(),
+        [("retire", "n@1.0.0")],
+    ),
     "sweep-unchanged": (
         lambda r, b, mp: r.deprecate("n@1.0.0", reason="old", notice_days=90),
         _sweep_on(10),
@@ -296,6 +320,23 @@ OPERATIONS = {
     "refused-deprecate-far-date": (
         None,
         lambda r, b, mp: r.deprecate("m@1.0.0", reason="old", retire_on=_day(MAX_DAYS + 1)),
+        [],
+    ),
+    "refused-deprecate-no-notice": (None, lambda r, b, mp: r.deprecate("m@1.0.0", reason="old", notice_days=0), []),
+    "refused-deprecate-true-notice": (
+        None,
+        lambda r, b, mp: r.deprecate("m@1.0.0", reason="old", notice_days=True),
+        [],
+    ),
+    "refused-deprecate-long-bad-date": (
+        None,
+        lambda r, b, mp: r.deprecate("m@1.0.0", reason="old", retire_on="y" * 60),
+        [],
+    ),
+    "refused-promote-approved": (None, lambda r, b, mp: b.promote("m@1.0.0"), []),
+    "refused-reject-approved": (
+        None,
+        lambda r, b, mp: b.review("m@1.0.0", "security", False, reject=True),
         [],
     ),
     "refused-deprecate-bad-notice": (None, lambda r, b, mp: r.deprecate("m@1.0.0", reason="old", notice_days=-1), []),
