@@ -251,6 +251,17 @@ OPERATIONS = {
         [("retire", "n@1.0.0")],
     ),
     "sweep-idle": (None, _sweep_on(400), []),
+    "sweep-retires-only-what-is-due": (
+        lambda r, b, mp: (
+            r.register(spec("n", "2.0.0")),
+            approve(r, "n@2.0.0"),
+            r.deprecate("n@1.0.0", reason="old", notice_days=90),
+            r.deprecate("n@2.0.0", reason="old", notice_days=120),  # the same model, not due
+            r.deprecate("m@1.0.0", reason="old", notice_days=120),  # the same version number, not due
+        ),
+        _sweep_on(90),
+        [("retire", "n@1.0.0"), ("retirement.notice", "m@1.0.0"), ("retirement.notice", "n@2.0.0")],
+    ),
     "sweep-retire-a-version-in-use": (
         lambda r, b, mp: (
             r.set_policy("deprecation_notice_days", "0"),
