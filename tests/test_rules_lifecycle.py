@@ -325,3 +325,16 @@ def test_a_deprecation_reason_is_at_most_max_note_characters(registry):
     with pytest.raises(InvalidInput, match=r"^--reason is required \(why this version is deprecated\)$"):
         registry.deprecate("m@1.0.0", reason="x" * (MAX_NOTE + 1))
     assert registry.deprecate("m@1.0.0", reason="x" * MAX_NOTE)["status"] == "DEPRECATED"
+
+
+def test_the_sweep_refuses_a_role_that_may_not_retire_in_one_line(pg_owner):
+    fern = as_actor(pg_owner, "fern", ("reader", "admin"))
+    try:
+        with pytest.raises(AccessDenied) as refused:
+            fern.sweep()
+        assert str(refused.value) == (
+            "fern may not retire versions (the sweep): that needs the operator or approver role "
+            "(an admin runs `modelreg access grant fern operator`)"
+        )
+    finally:
+        fern.close()
