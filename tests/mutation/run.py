@@ -157,6 +157,8 @@ def load_results(module: str) -> tuple[dict[str, int | None], str]:
     if not meta.exists():
         return {}, "-"
     kept = json.loads(meta.read_text())
+    if all(code is None for code in kept["exit_code_by_key"].values()):
+        return {}, "-"  # mutants made, none run yet
     return kept["exit_code_by_key"], kept.get("backends", "sqlite")
 
 
