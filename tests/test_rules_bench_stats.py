@@ -117,3 +117,23 @@ def test_histogram_rows_are_contiguous_complete_and_within_the_limit(values, max
     for a, b in zip(rows, rows[1:]):
         assert a["hi_ms"] == b["lo_ms"]
         assert a["count"] or b["count"]
+
+
+def test_no_samples_is_named():
+    with pytest.raises(ValueError, match=r"^no samples$"):
+        percentile([], 50)
+
+
+def test_the_log_scale_starts_above_twice_the_minimum_whatever_the_magnitude():
+    # max/min 4 with min below 1 (a product would say 1): log-spaced, the first edge 0.5 * 4**(1/768)
+    assert histogram([0.5, 2.0])[0]["hi_ms"] == round(0.5 * 4 ** (1 / 768), 3)
+    # max/min 2.5: log-spaced too (not only above 3)
+    assert histogram([1.0, 2.5])[0]["hi_ms"] == round(2.5 ** (1 / 768), 3)
+    assert histogram([1.0, 2.5])[-1]["lo_ms"] == round(2.5 ** (767 / 768), 3)
+
+
+def test_rows_exactly_at_the_limit_keep_the_finest_buckets():
+    # 4 samples, 3 gaps: 7 rows fit in 7
+    rows = histogram([10.0, 20.0, 30.0, 40.0], max_rows=7)
+    assert [r["count"] for r in rows] == [1, 0, 1, 0, 1, 0, 1]
+    assert rows[0]["hi_ms"] == round(10 * 4 ** (1 / 768), 3)

@@ -251,6 +251,15 @@ OPERATIONS = {
         [("retire", "n@1.0.0")],
     ),
     "sweep-idle": (None, _sweep_on(400), []),
+    "sweep-notice-of-a-version-in-use": (
+        lambda r, b, mp: (
+            r.set_policy("notice_before_retirement_days", "90,30,7,1"),
+            r.deprecate("n@1.0.0", reason="old", notice_days=90),  # 90 days left: its first notice is due today
+            r.record_usage({("billing", "n", "1.0.0"): 5}),
+        ),
+        lambda r, b, mp: r.sweep(),
+        [("retirement.notice", "n@1.0.0")],
+    ),
     "sweep-retires-only-what-is-due": (
         lambda r, b, mp: (
             r.register(spec("n", "2.0.0")),
@@ -272,7 +281,10 @@ OPERATIONS = {
         [("retire", "n@1.0.0")],
     ),
     "sweep-unchanged": (
-        lambda r, b, mp: r.deprecate("n@1.0.0", reason="old", notice_days=90),
+        lambda r, b, mp: (
+            r.deprecate("n@1.0.0", reason="old", notice_days=90),
+            r.deprecate("m@1.0.0", reason="old", notice_days=90),
+        ),
         _sweep_on(10),
         [],
     ),
