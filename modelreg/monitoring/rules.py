@@ -44,6 +44,7 @@ Thresholds
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -210,10 +211,12 @@ def usage_anomaly(
     if len(trailing) < min_trailing:
         return []
     rates = [w.requests / w.duration_s for w in trailing]
-    mean = sum(rates) / len(rates)
+    mean = statistics.fmean(rates)
     if mean <= 0:
         return []
-    std = math.sqrt(sum((r - mean) ** 2 for r in rates) / (len(rates) - 1)) if len(rates) > 1 else 0.0
+    # statistics.stdev sums exactly: a flat series has a std of exactly 0 (a naive sum of squares
+    # leaves ~1e-16 of rounding, and the z of a doubling becomes 2e16 instead of infinite)
+    std = statistics.stdev(rates) if len(rates) > 1 else 0.0
     current = latest.requests / latest.duration_s
     delta = current - mean
     relative = abs(delta) / mean
@@ -229,11 +232,10 @@ def usage_anomaly(
         return []
     direction = "spike" if delta > 0 else "drop"
     expected_requests = mean * latest.duration_s
-    z_text = "inf" if math.isinf(z) else f"{z:+.1f}"
     message = (
         f"usage {direction} on {model_id}@{version}: {latest.requests} requests in window ending "
         f"{_iso(latest.window_end)}, trailing mean {expected_requests:.0f} over {len(trailing)} windows "
-        f"({relative:.0%} {'above' if delta > 0 else 'below'}, z={z_text})"
+        f"({relative:.0%} {'above' if delta > 0 else 'below'}, z={z:+.1f})"
     )
     return [AlertCandidate("usage", severity, model_id, version, dedup_key("usage", model_id, version), message)]
 
