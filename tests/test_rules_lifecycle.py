@@ -118,8 +118,9 @@ def test_reject_follows_the_newest_result_too(registry, bob):
     bob.review("m@1.0.0", "security", True)
     from modelreg.lifecycle import transitions
 
-    with pytest.raises(PolicyRefused):  # no check's newest result is a fail (as `import` would ask)
+    with pytest.raises(PolicyRefused) as refused:  # no check's newest result is a fail (as `import` would ask)
         bob.write(lambda tx: transitions.reject(tx, "m", "1.0.0"))
+    assert str(refused.value) == "m@1.0.0 cannot be REJECTED: no check's newest result is a fail"
     bob.review("m@1.0.0", "evaluation", True)
     bob.review("m@1.0.0", "evaluation", False)
     assert bob.write(lambda tx: transitions.reject(tx, "m", "1.0.0")) == {
@@ -314,6 +315,28 @@ def test_each_change_an_approver_makes_refuses_an_operator_in_one_line(pg_owner)
             )
     finally:
         felix.close()
+
+
+def test_each_change_an_operator_makes_refuses_an_approver_in_one_line(pg_owner):
+    from modelreg.lifecycle import transitions
+
+    faye = as_actor(pg_owner, "faye", ("reader", "approver"))
+    refusals = {
+        "reject m@2.0.0": lambda: faye.write(lambda tx: transitions.reject(tx, "m", "2.0.0")),
+        "record the security review of m@2.0.0": lambda: faye.review("m@2.0.0", "security", False),
+        "record a benchmark of m@2.0.0": lambda: faye.record_benchmark(
+            "m@2.0.0", endpoint=ENDPOINT, settings={}, results={}, passed=True
+        ),
+    }
+    try:
+        for doing, act in refusals.items():
+            with pytest.raises(AccessDenied) as refused:
+                act()
+            assert str(refused.value) == (
+                f"faye may not {doing}: that needs the operator role (an admin runs `modelreg access grant faye operator`)"
+            )
+    finally:
+        faye.close()
 
 
 def test_a_deprecation_reason_is_at_most_max_note_characters(registry):
