@@ -1,0 +1,100 @@
+"""The audit chain's rules pinned by behaviour (issue 17): what `verify`
+answers for each kind of tampering (the whole answer: verdict, events read,
+first bad event, reason), an anchor that no longer holds, and a write refused
+when the chain's head does not verify. On SQLite and on PostgreSQL (tampered
+with as the tables' owner: nobody else may touch audit rows there)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import small_spec, user_url
+from sqlalchemy import text
+
+from modelreg.errors import AuditBroken
+from modelreg.store.audit import GENESIS, Verification
+
+
+def tamper(registry, *statements: str) -> None:
+    from sqlalchemy import create_engine
+
+    url = registry.db.url if registry.db.url.startswith("sqlite") else user_url(registry.db.url, "postgres")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for sql in statements:
+                conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def chain(registry):
+    """Four events: four registrations."""
+    for version in ("1.0.0", "1.1.0", "1.2.0", "1.3.0"):
+        registry.register(small_spec("m", version))
+    assert registry.verify_audit().events == 4
+    return registry
+
+
+def test_an_intact_chain_verifies_to_its_head(chain):
+    assert chain.verify_audit() == Verification(True, 4, None, "", head=chain.audit_head())
+    assert chain.audit_head()[0] == 4
+
+
+def test_a_missing_event_is_named(chain):
+    tamper(chain, "DELETE FROM audit_event WHERE seq = 2")
+    assert chain.verify_audit() == Verification(False, 2, 2, "event 2 is missing (next is 3)")
+
+
+def test_a_broken_link_is_named(chain):
+    tamper(chain, f"UPDATE audit_event SET prev_hash = '{GENESIS}' WHERE seq = 3")
+    assert chain.verify_audit() == Verification(False, 3, 3, "its previous-hash does not match the event before it")
+
+
+def test_an_edited_event_is_named(chain):
+    tamper(chain, "UPDATE audit_event SET actor = 'mallory' WHERE seq = 2")
+    assert chain.verify_audit() == Verification(False, 2, 2, "its contents do not match its hash (edited)")
+
+
+def test_a_deleted_newest_event_is_named_by_the_head(chain):
+    tamper(chain, "DELETE FROM audit_event WHERE seq = 4")
+    assert chain.verify_audit() == Verification(
+        False, 3, 4, "the chain ends at event 3 but its head records event 4 (events deleted or head edited)"
+    )
+
+
+def test_a_head_moved_back_is_named(chain):
+    tamper(chain, "UPDATE audit_head SET seq = 1")
+    assert chain.verify_audit() == Verification(
+        False, 4, 1, "the chain ends at event 4 but its head records event 1 (events deleted or head edited)"
+    )
+
+
+def test_an_anchor_proves_the_chain_up_to_it(chain):
+    seq, digest = chain.audit_head()
+    assert chain.verify_audit(anchor=f"2:{'0' * 64}") == Verification(
+        False, 2, 2, "it no longer has the anchored hash 0000000000000000... (the chain up to it was rewritten)"
+    )
+    assert chain.verify_audit(anchor=f"9:{digest}") == Verification(
+        False, 4, 9, "the anchored event 9 is gone (the chain ends at 4)"
+    )
+    assert chain.verify_audit(anchor=f"{seq}:{digest}") == Verification(True, 4, None, "", head=(seq, digest))
+
+
+def test_a_write_onto_an_edited_head_is_refused(chain):
+    tamper(chain, "UPDATE audit_event SET actor = 'mallory' WHERE seq = 4")
+    with pytest.raises(AuditBroken) as refused:
+        chain.register(small_spec("m", "2.0.0"))
+    assert str(refused.value) == (
+        "the audit chain's head (event 4) does not verify: refusing to extend it (run `modelreg audit verify`)"
+    )
+    assert chain.verify_audit().events == 4  # nothing was written
+
+
+def test_a_write_onto_a_head_row_that_was_reset_is_refused(chain):
+    tamper(chain, "DELETE FROM audit_event", f"UPDATE audit_head SET seq = 0, hash = '{'1' * 64}'")
+    with pytest.raises(AuditBroken) as refused:
+        chain.register(small_spec("m", "2.0.0"))
+    assert str(refused.value) == (
+        "the audit chain's head row was edited: refusing to extend it (run `modelreg audit verify`)"
+    )
