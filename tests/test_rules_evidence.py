@@ -1,0 +1,142 @@
+"""Evidence rules pinned by behaviour (issue 17): what a review and a
+benchmark run record (read back whole), which runs count for the gate, the
+check names and notes refused, and when evidence can no longer be recorded.
+On SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import small_spec
+
+from modelreg.errors import AccessDenied, Conflict, InvalidInput, PolicyRefused
+from modelreg.lifecycle.evidence import MAX_NOTE, check_name, unrequired_check_hint
+from modelreg.policy import Policy
+
+ENDPOINT = small_spec("m", "1.0.0")["endpoint"]
+
+
+def times_out(value):
+    """The recorded instants as <time> (the rest compares exactly)."""
+    if isinstance(value, dict):
+        return {k: "<time>" if k in ("at", "started_at", "finished_at") else times_out(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [times_out(v) for v in value]
+    return value
+
+
+@pytest.fixture
+def version(registry):
+    registry.register(small_spec("m", "1.0.0"))
+    return registry
+
+
+def test_a_review_is_recorded_whole(version, bob):
+    answer = bob.review("m@1.0.0", " Security ", False, note="CVE open")
+    assert times_out(answer) == {
+        "target": "m@1.0.0", "check": "security", "result": "fail", "actor": "bob", "at": "<time>",
+        "status": "TESTING",
+    }  # fmt: skip
+    bob.review("m@1.0.0", "evaluation", True)
+    assert times_out(bob.get_version("m", "1.0.0")["checks"]) == {
+        "security": {"result": "fail", "actor": "bob", "at": "<time>", "note": "CVE open", "evidence": None},
+        "evaluation": {"result": "pass", "actor": "bob", "at": "<time>", "note": "", "evidence": None},
+    }
+
+
+def test_a_benchmark_run_is_recorded_whole_and_counts_as_the_benchmark_check(version, bob):
+    results = {"latency_ms": {"p95": 12.5}, "error_rate": 0.0, "throughput_rps": 40.0}
+    run = bob.record_benchmark("m@1.0.0", endpoint=ENDPOINT, settings={"rate": 5}, results=results, passed=True)
+    assert times_out(bob.get_version("m", "1.0.0")["benchmarks"]) == [
+        {
+            "run_id": run, "endpoint": ENDPOINT, "started_at": "<time>", "finished_at": "<time>", "actor": "bob",
+            "mode": "open", "passed": True, "aborted": False, "latency_ms": {"p95": 12.5}, "error_rate": 0.0,
+            "throughput_rps": 40.0,
+        }
+    ]  # fmt: skip
+    assert times_out(bob.get_version("m", "1.0.0")["checks"]) == {
+        "benchmark": {"result": "pass", "actor": "bob", "at": "<time>", "note": "p95 12.5 ms",
+                      "evidence": f"benchmark run {run}"},
+    }  # fmt: skip
+    # a closed-loop run (no rate) that missed the SLO: its failure is the newest benchmark check
+    failed = bob.record_benchmark("m@1.0.0", endpoint=ENDPOINT, settings={}, results={}, passed=False)
+    version_now = bob.get_version("m", "1.0.0")
+    assert sorted((r["run_id"], r["mode"], r["passed"]) for r in version_now["benchmarks"]) == [
+        (run, "open", True),
+        (failed, "closed", False),
+    ]
+    check = version_now["checks"]["benchmark"]
+    assert (check["result"], check["note"], check["evidence"]) == ("fail", "p95 None ms", f"benchmark run {failed}")
+
+
+def test_runs_that_do_not_count_are_recorded_without_a_check(version, bob):
+    aborted = bob.record_benchmark("m@1.0.0", endpoint=ENDPOINT, settings={}, results={}, passed=True, aborted=True)
+    elsewhere = bob.record_benchmark("m@1.0.0", endpoint="http://127.0.0.1:10/v1", settings={}, results={}, passed=True)
+    runs = {r["run_id"]: r for r in bob.get_version("m", "1.0.0")["benchmarks"]}
+    assert (runs[aborted]["passed"], runs[aborted]["aborted"]) == (False, True)  # an aborted run never passed
+    assert (runs[elsewhere]["passed"], runs[elsewhere]["endpoint"]) == (True, "http://127.0.0.1:10/v1")
+    assert "benchmark" not in bob.get_version("m", "1.0.0")["checks"]
+    with pytest.raises(PolicyRefused) as refused:
+        bob.promote("m@1.0.0")
+    assert "no benchmark run against the registered endpoint" in "; ".join(refused.value.details)
+
+
+def test_a_version_without_an_endpoint_never_counts_a_run(registry, bob):
+    registry.register(small_spec("m", "1.0.0", endpoint=None))
+    bob.record_benchmark("m@1.0.0", endpoint=ENDPOINT, settings={}, results={}, passed=True)
+    assert "benchmark" not in bob.get_version("m", "1.0.0")["checks"]
+
+
+def test_check_names_are_slugs(version, bob):
+    assert check_name(" Evaluation ") == "evaluation"
+    for bad in ("", "two words", "-x", 7, None):
+        with pytest.raises(InvalidInput) as refused:
+            check_name(bad)
+        assert str(refused.value) == (
+            f"invalid check name {str(bad)[:40]!r}: expected a slug such as evaluation, security, compliance"
+        )
+    with pytest.raises(InvalidInput) as refused:
+        bob.review("m@1.0.0", "secu rity", True)
+    assert str(refused.value) == (  # the hint names the policy's required checks
+        "invalid check name 'secu rity': expected a slug such as evaluation, security, compliance; "
+        "did you mean 'security'?"
+    )
+    with pytest.raises(InvalidInput) as refused:
+        check_name("evaluatio n", ["evaluation", "security"])
+    assert str(refused.value).endswith("; did you mean 'evaluation'?")
+
+
+def test_an_unrequired_check_name_is_hinted_only_when_near_a_required_one():
+    policy = Policy()
+    assert unrequired_check_hint("evaluatoin", policy) == "; did you mean 'evaluation'?"
+    assert unrequired_check_hint("evaluation", policy) == ""
+    assert unrequired_check_hint("red-team", policy) == ""
+
+
+def test_a_review_refuses_the_benchmark_check_and_long_notes(version, bob):
+    with pytest.raises(InvalidInput) as refused:
+        bob.review("m@1.0.0", "benchmark", True)
+    assert str(refused.value) == "the benchmark check is recorded by `modelreg benchmark`, from a measured run"
+    with pytest.raises(InvalidInput) as refused:
+        bob.review("m@1.0.0", "evaluation", True, note="x" * (MAX_NOTE + 1))
+    assert str(refused.value) == f"--note: at most {MAX_NOTE} characters"
+    assert bob.review("m@1.0.0", "evaluation", True, note="x" * MAX_NOTE)["result"] == "pass"
+
+
+def test_the_registrant_may_not_review_security_or_compliance(version):
+    for check in ("security", "compliance"):
+        with pytest.raises(AccessDenied) as refused:
+            version.review("m@1.0.0", check, True)
+        assert str(refused.value) == (
+            f"alice registered this version and may not record the {check} review of m@1.0.0 (separation_of_duties)"
+        )
+    assert version.review("m@1.0.0", "evaluation", True)["result"] == "pass"  # evaluation is not separated
+
+
+def test_an_archived_version_takes_no_more_evidence(version, bob):
+    bob.review("m@1.0.0", "security", False, reject=True)
+    with pytest.raises(Conflict) as refused:
+        bob.review("m@1.0.0", "evaluation", True)
+    assert str(refused.value) == "m@1.0.0 is REJECTED; checks can no longer be recorded"
+    bob.record_benchmark("m@1.0.0", endpoint=ENDPOINT, settings={}, results={}, passed=True)  # the run is kept
+    assert len(bob.get_version("m", "1.0.0")["benchmarks"]) == 1
+    assert "benchmark" not in bob.get_version("m", "1.0.0")["checks"]
