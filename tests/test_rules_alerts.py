@@ -80,6 +80,8 @@ def test_a_zero_slo_is_a_bound_not_a_division():
     candidate = only(rules.latency_regression("m", "1.0.0", 0, 0.5, window(avg=1.0, p95=1.0)))
     assert candidate.severity == "critical"
     assert "avg 1 ms > SLO 0 ms (infx), p95 1 ms > SLO 0.5 ms (2.00x)" in candidate.message
+    candidate = only(rules.latency_regression("m", "1.0.0", None, 0, window(p95=1.0)))
+    assert "p95 1 ms > SLO 0 ms (infx)" in candidate.message
 
 
 @pytest.mark.parametrize("bad", [True, "100", math.nan, math.inf, -1, -0.001])
@@ -138,6 +140,12 @@ def test_usage_spike_in_full():
     )  # fmt: skip
 
 
+def test_usage_spike_of_less_than_one_request_a_second_is_above():
+    found = only(rules.usage_anomaly("m", "1.0.0", series([3400, 3800, 3600, 3400, 3800, 3600, 7000])))
+    assert found.severity == "warning"
+    assert found.message.endswith("trailing mean 3600 over 6 windows (94% above, z=+19.0)")
+
+
 def test_usage_drop_in_full():
     found = only(rules.usage_anomaly("m", "1.0.0", series([3400, 3800, 3600, 3400, 3800, 3600, 1000])))
     assert found.severity == "warning"  # 72% below: past the warning floor, short of the critical one
@@ -176,6 +184,7 @@ def test_usage_needs_its_trailing_windows():
     assert rules.usage_anomaly("m", "1.0.0", series(spike[1:], seconds=60)) == []  # 5: skipped
     assert rules.usage_anomaly("m", "1.0.0", series(spike, seconds=60), min_trailing=7) == []
     assert rules.usage_anomaly("m", "1.0.0", series([0] * 6 + [300], seconds=60)) == []  # no mean to compare
+    assert rules.usage_anomaly("m", "1.0.0", [], min_trailing=0) == []  # nothing at all
 
 
 def test_usage_counts_the_latest_max_trailing_windows():
@@ -223,10 +232,11 @@ def test_drift_candidate_in_full():
 
 
 def test_drift_passes_bins_and_sample_minimums_on():
-    baseline, latest = [1.0, 1.0, 1.0, 2.0], [1.0, 2.0]
+    baseline, latest = [1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 4.0]
     assert rules.drift("m", "1.0.0", baseline, latest) == []  # below the default minimum sample sizes
+    # two bins split at 2: the baseline half and half, the latest 3/4 and 1/4 (ten bins would give 4.46)
     found = only(rules.drift("m", "1.0.0", baseline, latest, bins=2, min_baseline=1, min_latest=1))
-    assert (found.severity, "PSI 0.275" in found.message) == ("critical", True)
+    assert (found.severity, "PSI 0.275 " in found.message) == ("critical", True)
 
 
 # ---------------------------------------------------------------- security
