@@ -6,12 +6,14 @@ with as the tables' owner: nobody else may touch audit rows there)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from conftest import small_spec, user_url
 from sqlalchemy import text
 
 from modelreg.errors import AuditBroken
-from modelreg.store.audit import GENESIS, Verification
+from modelreg.store.audit import GENESIS, Verification, canonical, event_hash
 
 
 def tamper(registry, *statements: str) -> None:
@@ -25,6 +27,12 @@ def tamper(registry, *statements: str) -> None:
                 conn.execute(text(sql))
     finally:
         engine.dispose()
+
+
+def refusal_of_a_write(registry) -> str:
+    with pytest.raises(AuditBroken) as refused:
+        registry.register(small_spec("m", "2.0.0"))
+    return str(refused.value)
 
 
 @pytest.fixture
@@ -63,6 +71,18 @@ def test_a_deleted_newest_event_is_named_by_the_head(chain):
     )
 
 
+def test_deleted_newest_events_are_named_from_the_first_missing_one(chain):
+    tamper(chain, "DELETE FROM audit_event WHERE seq > 2")
+    assert chain.verify_audit() == Verification(
+        False, 2, 3, "the chain ends at event 2 but its head records event 4 (events deleted or head edited)"
+    )
+
+
+def test_an_edited_head_hash_is_named(chain):
+    tamper(chain, f"UPDATE audit_head SET hash = '{'1' * 64}'")
+    assert chain.verify_audit() == Verification(False, 4, 4, "its head records another hash for event 4 (head edited)")
+
+
 def test_a_head_moved_back_is_named(chain):
     tamper(chain, "UPDATE audit_head SET seq = 1")
     assert chain.verify_audit() == Verification(
@@ -83,9 +103,7 @@ def test_an_anchor_proves_the_chain_up_to_it(chain):
 
 def test_a_write_onto_an_edited_head_is_refused(chain):
     tamper(chain, "UPDATE audit_event SET actor = 'mallory' WHERE seq = 4")
-    with pytest.raises(AuditBroken) as refused:
-        chain.register(small_spec("m", "2.0.0"))
-    assert str(refused.value) == (
+    assert refusal_of_a_write(chain) == (
         "the audit chain's head (event 4) does not verify: refusing to extend it (run `modelreg audit verify`)"
     )
     assert chain.verify_audit().events == 4  # nothing was written
@@ -93,8 +111,28 @@ def test_a_write_onto_an_edited_head_is_refused(chain):
 
 def test_a_write_onto_a_head_row_that_was_reset_is_refused(chain):
     tamper(chain, "DELETE FROM audit_event", f"UPDATE audit_head SET seq = 0, hash = '{'1' * 64}'")
-    with pytest.raises(AuditBroken) as refused:
-        chain.register(small_spec("m", "2.0.0"))
-    assert str(refused.value) == (
+    assert refusal_of_a_write(chain) == (
         "the audit chain's head row was edited: refusing to extend it (run `modelreg audit verify`)"
     )
+
+
+def test_a_missing_head_row_refuses_every_write(chain):
+    tamper(chain, "DELETE FROM audit_head")
+    assert refusal_of_a_write(chain) == (
+        "the audit chain's head row is missing: refusing to extend it (run `modelreg audit verify`)"
+    )
+    assert chain.verify_audit() == Verification(
+        False, 4, 0, "the chain ends at event 4 but its head records event 0 (events deleted or head edited)"
+    )
+
+
+def test_the_hash_covers_os_user_and_policy_version_only_when_recorded():
+    fields = [7, "2026-03-01T10:00:00Z", "alice", "register", "m@1.0.0", "null", "{}", GENESIS]
+
+    def sha(values):
+        return hashlib.sha256(canonical(values).encode()).hexdigest()
+
+    assert event_hash(*fields) == sha(fields)  # an event from before they were recorded hashes as it did
+    assert event_hash(*fields, os_user="alice") == sha([*fields, "alice", None])
+    assert event_hash(*fields, policy_version=3) == sha([*fields, None, 3])
+    assert event_hash(*fields, os_user="alice", policy_version=3) == sha([*fields, "alice", 3])

@@ -27,6 +27,7 @@ from modelreg.errors import AuditBroken
 from modelreg.store.tables import AuditEvent, AuditHead, json_text
 
 GENESIS = "0" * 64
+HEAD_MISSING = "the audit chain's head row is missing: refusing to extend it (run `modelreg audit verify`)"
 canonical = json_text
 
 
@@ -86,7 +87,9 @@ class Appender:
         """Refuse to extend a chain whose newest event does not verify (a
         cheap check of the head, not the whole chain)."""
         head = self.session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-        seq, digest = (head[0], head[1]) if head else (0, GENESIS)
+        if head is None:  # the schema creates it; without it new events would reuse the first numbers
+            raise AuditBroken(HEAD_MISSING)
+        seq, digest = head[0], head[1]
         if seq == 0:
             if digest != GENESIS:
                 raise AuditBroken(
@@ -193,7 +196,9 @@ def verify(session, *, anchor: tuple[int, str] | None = None) -> Verification:
         prev = event.hash
         expected_seq += 1
     head_seq, head_hash = audit_head(session)
-    if head_seq != count or head_hash != prev:
+    if head_seq == count and head_hash != prev:
+        return Verification(False, count, count, f"its head records another hash for event {count} (head edited)")
+    if head_seq != count:
         return Verification(
             False,
             count,

@@ -38,7 +38,7 @@ from sqlmodel import Session
 
 from modelreg import clock
 from modelreg.config import redact_url
-from modelreg.errors import AccessDenied, Conflict, DatabaseError, InvalidInput, ModelregError
+from modelreg.errors import AccessDenied, AuditBroken, Conflict, DatabaseError, InvalidInput, ModelregError
 from modelreg.policy import Policy
 from modelreg.store import audit, schema
 
@@ -387,7 +387,9 @@ class Database:
             session.execute(text(f"SET LOCAL lock_timeout = {PG_LOCK_TIMEOUT_MS}"))
             session.execute(text(f"SET LOCAL statement_timeout = {PG_STATEMENT_TIMEOUT_MS}"))
             # the writer lock (the audit head), who acts, the server's clock and roles: one round trip
-            row = session.execute(text("SELECT seq, actor, now, roles FROM modelreg_begin()")).one()
+            row = session.execute(text("SELECT seq, actor, now, roles FROM modelreg_begin()")).first()
+            if row is None:  # no head row to lock: the schema creates it, so someone deleted it
+                raise AuditBroken(audit.HEAD_MISSING)
             actor, now, roles = row[1], row[2], frozenset(row[3])
             if claimed_source != "default" and claimed_actor != actor:
                 raise AccessDenied(
