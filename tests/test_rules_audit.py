@@ -136,3 +136,13 @@ def test_the_hash_covers_os_user_and_policy_version_only_when_recorded():
     assert event_hash(*fields, os_user="alice") == sha([*fields, "alice", None])
     assert event_hash(*fields, policy_version=3) == sha([*fields, None, 3])
     assert event_hash(*fields, os_user="alice", policy_version=3) == sha([*fields, "alice", 3])
+
+
+def test_one_transaction_of_more_than_5000_events_chains_every_one(registry):
+    """PostgreSQL appends a transaction's events in chunks of 5000: none lost or doubled at the seams."""
+    from modelreg.manifest import parse_version_spec
+
+    specs = [parse_version_spec(small_spec(f"m{i // 1000}", f"1.0.{i % 1000}")) for i in range(5001)]
+    assert len(registry.register_many(specs)) == 5001
+    assert registry.verify_audit() == Verification(True, 5001, None, "", head=registry.audit_head())
+    assert len({e["target"] for e in registry.history("m5")}) == 1  # the last event, past the seam
