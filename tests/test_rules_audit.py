@@ -116,6 +116,14 @@ def test_a_write_onto_a_head_row_that_was_reset_is_refused(chain):
     )
 
 
+def test_a_write_onto_a_head_moved_back_is_refused(chain):
+    tamper(chain, "UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_event WHERE seq = 2)")
+    assert refusal_of_a_write(chain) == (
+        "the audit chain's head records event 2 but its newest event is 4: refusing to extend it "
+        "(run `modelreg audit verify`)"
+    )
+
+
 def test_a_missing_head_row_refuses_every_write(chain):
     tamper(chain, "DELETE FROM audit_head")
     assert refusal_of_a_write(chain) == (

@@ -21,7 +21,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from modelreg.errors import AuditBroken
 from modelreg.store.tables import AuditEvent, AuditHead, json_text
@@ -90,6 +90,12 @@ class Appender:
         if head is None:  # the schema creates it; without it new events would reuse the first numbers
             raise AuditBroken(HEAD_MISSING)
         seq, digest = head[0], head[1]
+        newest = self.session.execute(select(func.max(AuditEvent.seq))).scalar() or 0
+        if newest != seq:  # a head moved back, or events added past it: new ones would collide or fill gaps
+            raise AuditBroken(
+                f"the audit chain's head records event {seq} but its newest event is {newest}: "
+                "refusing to extend it (run `modelreg audit verify`)"
+            )
         if seq == 0:
             if digest != GENESIS:
                 raise AuditBroken(
