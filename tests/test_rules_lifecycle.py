@@ -361,3 +361,25 @@ def test_the_sweep_refuses_a_role_that_may_not_retire_in_one_line(pg_owner):
         )
     finally:
         fern.close()
+
+
+def test_an_import_with_refused_steps_names_each_and_writes_nothing(registry):
+    """Each step of an import runs in a savepoint; a refused one is undone (its events too) and named,
+    the later steps still run, and nothing at all is written."""
+    from modelreg.regfile.importer import ImportRefused
+
+    for version in ("1.0.0", "2.0.0"):
+        registry.register(spec("m", version))
+    document = registry.export_document()
+    versions = document["models"]["m"]["versions"]
+    document["models"]["m"]["description"] = "a change that is applied before the refusals"
+    versions["1.0.0"]["status"] = "REJECTED"  # no check's newest result is a fail
+    versions["2.0.0"]["status"] = "APPROVED"  # no evidence recorded here
+    audit_before = registry.verify_audit().events
+    with pytest.raises(ImportRefused) as refused:
+        registry.import_document(document)
+    assert str(refused.value) == "import refused: 2 item(s) cannot be applied; nothing was written"
+    assert refused.value.details[0] == "m@1.0.0: m@1.0.0 cannot be REJECTED: no check's newest result is a fail"
+    assert refused.value.details[1].startswith("m@2.0.0: m@2.0.0 cannot be promoted")
+    assert registry.verify_audit().events == audit_before
+    assert registry.get_model("m")["description"] != "a change that is applied before the refusals"
