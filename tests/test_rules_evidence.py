@@ -53,6 +53,8 @@ def test_a_benchmark_run_is_recorded_whole_and_counts_as_the_benchmark_check(ver
             "throughput_rps": 40.0,
         }
     ]  # fmt: skip
+    exported = bob.export_document()["models"]["m"]["versions"]["1.0.0"]["benchmarks"]
+    assert [(e["run_id"], e["settings"], e["results"]) for e in exported] == [(run, {"rate": 5}, results)]
     assert times_out(bob.get_version("m", "1.0.0")["checks"]) == {
         "benchmark": {"result": "pass", "actor": "bob", "at": "<time>", "note": "p95 12.5 ms",
                       "evidence": f"benchmark run {run}"},
