@@ -142,3 +142,24 @@ def test_an_archived_version_takes_no_more_evidence(version, bob):
     bob.record_benchmark("m@1.0.0", endpoint=ENDPOINT, settings={}, results={}, passed=True)  # the run is kept
     assert len(bob.get_version("m", "1.0.0")["benchmarks"]) == 1
     assert "benchmark" not in bob.get_version("m", "1.0.0")["checks"]
+
+
+def test_each_run_is_one_audit_event_with_its_verdict(version, bob):
+    from modelreg.lifecycle import evidence
+
+    def record(endpoint=ENDPOINT, **kwargs):
+        arguments = {"settings": {}, "results": {}, "passed": True, **kwargs}
+        return bob.write(lambda tx: evidence.record_benchmark(tx, "m", "1.0.0", endpoint=endpoint, **arguments))
+
+    first = record()
+    assert first == {"run_id": first["run_id"], "counts_for_gate": True, "endpoint": ENDPOINT}
+    assert record(passed=False)["counts_for_gate"] is True
+    assert record(aborted=True)["counts_for_gate"] is True  # recorded against the registered endpoint
+    assert record(endpoint="http://127.0.0.1:10/v1")["counts_for_gate"] is False
+    runs = [e["after"] for e in bob.history("m", "1.0.0") if e["action"] == "benchmark"]
+    assert [(r["result"], r["registered_endpoint"], r["endpoint"]) for r in runs] == [
+        ("pass", True, ENDPOINT),
+        ("fail", True, ENDPOINT),
+        ("aborted", True, ENDPOINT),
+        ("pass", False, "http://127.0.0.1:10/v1"),
+    ]
