@@ -163,3 +163,32 @@ def test_each_run_is_one_audit_event_with_its_verdict(version, bob):
         ("aborted", True, ENDPOINT),
         ("pass", False, "http://127.0.0.1:10/v1"),
     ]
+
+
+def test_the_gates_read_every_piece_of_evidence(version, bob):
+    version.set_policy("require_model_card", "true")
+    version.set_card("m@1.0.0", text="# m\nWhat it is for.")
+    bob.review("m@1.0.0", "evaluation", True)
+    bob.review("m@1.0.0", "security", False)
+    bob.review("m@1.0.0", "compliance", True)
+    for port in (10, 11):
+        bob.record_benchmark("m@1.0.0", endpoint=f"http://127.0.0.1:{port}/v1", settings={}, results={}, passed=True)
+    version.add_advisory("CVE-2026-1", model_id="m", affected=">=1.0.0", severity="high", summary="s")
+    with pytest.raises(PolicyRefused) as refused:
+        bob.promote("m@1.0.0")
+    at = bob.get_version("m", "1.0.0")["checks"]["security"]["at"]
+    assert refused.value.details == [
+        f"check 'security' failed (bob, {at})",
+        f"no benchmark run against the registered endpoint {ENDPOINT} (2 run(s) against other endpoints do not "
+        "count) (run `modelreg benchmark`)",
+        "security advisory CVE-2026-1 (high) affects m@1.0.0",
+    ]  # the card is recorded, so that gate holds
+
+
+def test_a_version_without_an_endpoint_is_told_so(registry, bob):
+    registry.register(small_spec("m", "1.0.0", endpoint=None))
+    with pytest.raises(PolicyRefused) as refused:
+        bob.promote("m@1.0.0")
+    assert "no endpoint is registered, so no benchmark can count (register a version with --endpoint)" in (
+        refused.value.details
+    )
