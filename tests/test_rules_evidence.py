@@ -41,6 +41,16 @@ def test_a_review_is_recorded_whole(version, bob):
         "security": {"result": "fail", "actor": "bob", "at": "<time>", "note": "CVE open", "evidence": None},
         "evaluation": {"result": "pass", "actor": "bob", "at": "<time>", "note": "", "evidence": None},
     }
+    reviews = [(e["action"], e["actor"], e["before"], e["after"]) for e in bob.history("m", "1.0.0")][-2:]
+    assert reviews == [  # each review is one audit event with what was recorded
+        ("review", "bob", None, {"check": "security", "result": "fail", "note": "CVE open"}),
+        ("review", "bob", None, {"check": "evaluation", "result": "pass", "note": ""}),
+    ]
+    recorded = [(e["type"], e["actor"], e["payload"]) for e in bob.events(target="m@1.0.0")][-2:]
+    assert recorded == [  # and one event for subscribers, without the note
+        ("review.recorded", "bob", {"check": "security", "result": "fail"}),
+        ("review.recorded", "bob", {"check": "evaluation", "result": "pass"}),
+    ]
 
 
 def test_a_benchmark_run_is_recorded_whole_and_counts_as_the_benchmark_check(version, bob):
@@ -90,7 +100,7 @@ def test_a_version_without_an_endpoint_never_counts_a_run(registry, bob):
 
 def test_check_names_are_slugs(version, bob):
     assert check_name(" Evaluation ") == "evaluation"
-    for bad in ("", "two words", "-x", 7, None):
+    for bad in ("", "two words", "-x", 7, None, "a b" * 20, ["security"]):
         with pytest.raises(InvalidInput) as refused:
             check_name(bad)
         assert str(refused.value) == (
@@ -105,6 +115,9 @@ def test_check_names_are_slugs(version, bob):
     with pytest.raises(InvalidInput) as refused:
         check_name("evaluatio n", ["evaluation", "security"])
     assert str(refused.value).endswith("; did you mean 'evaluation'?")
+    with pytest.raises(InvalidInput) as refused:  # a value that is not text is not a typo of a name
+        check_name(["security"], ["evaluation", "security"])
+    assert "did you mean" not in str(refused.value)
 
 
 def test_an_unrequired_check_name_is_hinted_only_when_near_a_required_one():
@@ -192,3 +205,18 @@ def test_a_version_without_an_endpoint_is_told_so(registry, bob):
     assert "no endpoint is registered, so no benchmark can count (register a version with --endpoint)" in (
         refused.value.details
     )
+
+
+def test_an_advisory_holds_back_only_the_model_it_names(registry, bob):
+    for model in ("m", "other"):
+        registry.register(small_spec(model, "1.0.0"))
+    registry.add_advisory("CVE-2026-2", model_id="other", affected=">=1.0.0", severity="critical", summary="s")
+    for check in ("evaluation", "security", "compliance"):
+        for model in ("m", "other"):
+            bob.review(f"{model}@1.0.0", check, True)
+    for model in ("m", "other"):
+        bob.record_benchmark(f"{model}@1.0.0", endpoint=ENDPOINT, settings={}, results={}, passed=True)
+    with pytest.raises(PolicyRefused) as refused:
+        bob.promote("other@1.0.0")
+    assert refused.value.details == ["security advisory CVE-2026-2 (critical) affects other@1.0.0"]
+    assert bob.promote("m@1.0.0")["to"] == "APPROVED"  # its own model has no advisory

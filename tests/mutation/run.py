@@ -8,6 +8,7 @@ modules, one module at a time, then the survivors per module as a table.
     python tests/mutation/run.py --max-children 2     # mutants tested at once (default 1)
     python tests/mutation/run.py --postgres transitions  # also the PostgreSQL variants of the tests
     python tests/mutation/run.py --again transitions  # only the last run's survivors, after new tests
+    python tests/mutation/run.py --focused tests/test_rules_audit.py audit  # survivors, a few test files
 
 Needs `pip install -e '.[mutation]'`. Not part of `.ci/run`: a full run takes
 hours on two cores. Each module is one `mutmut run "modelreg.MODULE.*"`
@@ -25,6 +26,16 @@ each mutant, only the tests that called the mutated function.
 not listed as equivalent), then merges their new results into that run's:
 for tests written against those survivors, when the module itself has not
 changed since (a changed module needs a whole run).
+
+`--focused FILES` (comma-separated test files) tries the last run's
+survivors and undecided mutants (those a time-limited run never reached)
+with only those tests, one pytest per mutant (`MUTANT_UNDER_TEST`, two at
+once, `-x`) in mutants/ as mutmut left it: for a function every test calls
+(the audit appender runs on each write) mutmut runs hundreds of tests per
+mutant and a module takes hours; a few files decide most mutants in
+seconds. A mutant they kill counts as killed; one they do not stays
+surviving (conservative: other tests might kill it). PYTHONPATH points at
+mutants/ so the CLI subprocesses the tests start run the mutant too.
 
 A surviving mutant is either a missing test (write one: a test of behaviour)
 or equivalent (no behaviour tells it apart). Equivalent mutants are listed,
@@ -135,6 +146,45 @@ def run_module(module: str, max_children: int, *, postgres: bool, only: list[str
         results_file(module).parent.mkdir(exist_ok=True)
         results_file(module).write_text(json.dumps(kept))
     return code
+
+
+def undecided_of(module: str) -> list[str]:
+    """The mutants a time-limited run never reached."""
+    results, _ = load_results(module)
+    return sorted(n for n, code in results.items() if code is None)
+
+
+def run_focused(module: str, tests: list[str], *, postgres: bool) -> None:
+    """Each survivor and undecided mutant of the module against `tests` alone; killed ones merged."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = survivors_of(module) + [n for n in undecided_of(module) if n not in load_equivalent()]
+    shutil.copytree(ROOT / "tests", ROOT / "mutants" / "tests", dirs_exist_ok=True)  # the tests as they are now
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "ci", "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT / "mutants")}
+    if not postgres:
+        env.pop("MODELREG_TEST_PG_URL", None)
+    env.pop("CI", None)
+    python = str(Path(sys.executable).absolute())  # the venv's, not the interpreter it links to
+
+    def one(name: str) -> tuple[str, int]:
+        command = ["nice", "-n", "15", python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+        done = subprocess.run(
+            command, cwd=ROOT / "mutants", env={**env, "MUTANT_UNDER_TEST": name}, capture_output=True
+        )
+        return name, done.returncode
+
+    print(f"+ {len(names)} mutants of {module} against {' '.join(tests)}", flush=True)
+    with ThreadPoolExecutor(2) as pool:
+        verdicts = dict(pool.map(one, names))
+    for name, code in sorted(verdicts.items()):
+        print(f"  {'killed  ' if code else 'survived'} {name}")
+    path = results_file(module) if results_file(module).exists() else ROOT / "mutants" / (module + ".meta")
+    kept = json.loads(path.read_text())
+    for name, code in verdicts.items():
+        kept["exit_code_by_key"][name] = 1 if code else 0
+    kept["backends"] = f"{kept.get('backends', 'sqlite')}; focused: {backends_of(postgres)}"
+    results_file(module).parent.mkdir(exist_ok=True)
+    results_file(module).write_text(json.dumps(kept))
 
 
 def survivors_of(module: str) -> list[str]:
@@ -278,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         "--postgres", action="store_true", help="run the PostgreSQL variants too (MODELREG_TEST_PG_URL)"
     )
     parser.add_argument("--again", action="store_true", help="run only the last run's survivors, and merge")
+    parser.add_argument(
+        "--focused", metavar="FILES", help="try the survivors and undecided mutants with these test files only"
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     modules = configured_modules()
@@ -287,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no configured module matches {' '.join(args.modules)}")
     if args.postgres and not os.environ.get("MODELREG_TEST_PG_URL"):
         parser.error("--postgres needs MODELREG_TEST_PG_URL (the server the tests create their databases on)")
-    if not args.table:
+    if args.focused and not args.table:
+        for module in modules:
+            run_focused(module, args.focused.split(","), postgres=args.postgres)
+    elif not args.table:
         for module in modules:
             sync_unmutated_sources(configured_modules())
             only = survivors_of(module) if args.again else None
