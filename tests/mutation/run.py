@@ -28,8 +28,8 @@ for tests written against those survivors, when the module itself has not
 changed since (a changed module needs a whole run).
 
 `--focused FILES` (comma-separated test files) tries the last run's
-survivors and undecided mutants (those a time-limited run never reached)
-with only those tests, one pytest per mutant (`MUTANT_UNDER_TEST`, two at
+survivors and undecided mutants (those a time-limited run never reached),
+or every mutant of a module never run, with only those tests, one pytest per mutant (`MUTANT_UNDER_TEST`, two at
 once, `-x`) in mutants/ as mutmut left it: for a function every test calls
 (the audit appender runs on each write) mutmut runs hundreds of tests per
 mutant and a module takes hours; a few files decide most mutants in
@@ -159,6 +159,9 @@ def run_focused(module: str, tests: list[str], *, postgres: bool) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     names = survivors_of(module) + [n for n in undecided_of(module) if n not in load_equivalent()]
+    meta = ROOT / "mutants" / (module + ".meta")
+    if not load_results(module)[0] and meta.exists():  # never run: every mutant mutmut made
+        names = sorted(json.loads(meta.read_text())["exit_code_by_key"])
     shutil.copytree(ROOT / "tests", ROOT / "mutants" / "tests", dirs_exist_ok=True)  # the tests as they are now
     env = {**os.environ, "HYPOTHESIS_PROFILE": "ci", "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT / "mutants")}
     if not postgres:
