@@ -4,7 +4,8 @@
 so importing the package (and the CLI's --help) stays fast.
 """
 
-__version__ = "0.1.0"
+from modelreg.version import __version__
+
 __all__ = ["Registry", "__version__"]
 
 

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from modelreg import __version__
 from modelreg.errors import Conflict, DatabaseError, ExitCode, InvalidInput, ModelregError, NotFound, PolicyRefused
+from modelreg.version import __version__
 
 PAGE = 1000  # the server's largest page
 PAGING_ATTEMPTS = 3

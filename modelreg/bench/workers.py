@@ -36,7 +36,6 @@ import subprocess
 import sys
 import threading
 
-import modelreg
 from modelreg import clock
 from modelreg.bench.runner import BenchmarkResult, LoadShare, ProgressCallback, _Run, drive, sleep_until
 from modelreg.bench.settings import BenchmarkSettings
@@ -109,8 +108,9 @@ class _Channel:
 
 def _start_worker(index: int) -> _Channel:
     parent, child = socket.socketpair()
-    # the child imports this very modelreg, installed or not (a checkout on sys.path)
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(modelreg.__file__)))
+    # the child imports this very modelreg, installed or not (a checkout on sys.path):
+    # the directory that holds the package, three levels above modelreg/bench/workers.py
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     try:
         proc = subprocess.Popen(

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import typer
 
-from modelreg import __version__
+from modelreg.version import __version__
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 unexpected error or broken audit chain, 2 bad usage or invalid input, "

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelreg import __version__
 from modelreg.lifecycle.status import STAGES, STATUSES
 from modelreg.server.params import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE
+from modelreg.version import __version__
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
