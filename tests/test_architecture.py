@@ -5,7 +5,7 @@
     features    catalog, consumers, tokens, views, routing, sweep, monitoring/, regfile/, bench/
     lifecycle   lifecycle/ (the one engine)
     store       store/ (SQL)
-    base        errors, clock, semver, version_ranges, config, policy, manifest, metadata, targets, textfile, names
+    base        errors, clock, version, semver, version_ranges, config, policy, manifest, metadata, targets, textfile, names
 
 Every import counts, including those inside functions (an import placed in a
 function to dodge a circle is still an arrow). A module may import its own
@@ -28,6 +28,7 @@ FLOORS = [
             "modelreg.clock",
             "modelreg.semver",
             "modelreg.version_ranges",
+            "modelreg.version",
             "modelreg.config",
             "modelreg.policy",
             "modelreg.manifest",
